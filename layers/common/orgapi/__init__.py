@@ -1,0 +1,1 @@
+"""Shared code of the Logto organization API: configuration, token verification, policies, Logto client."""

@@ -1,0 +1,134 @@
+"""Configuration from environment variables, validated once at cold start.
+
+The variables are the contract's configuration table plus a few tunables with safe defaults. A missing or invalid
+value raises ConfigError naming the variable, so a misconfigured function fails at init with a clear log line
+instead of answering requests wrongly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from orgapi.errors import ConfigError
+
+_CLOUD_HOST = re.compile(r"^([a-z0-9]+)\.logto\.app$")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_PERMISSION_NAME = re.compile(r"^[^\s]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    logto_endpoint: str
+    issuer: str
+    management_api_resource: str
+    api_resource: str
+    m2m_secret_id: str
+    creator_role: str
+    # Default permission name -> this deployment's name (PERMISSION_OVERRIDES), e.g. {"member:read": "read:members"}.
+    permission_overrides: Mapping[str, str] = field(default_factory=dict)
+    # Tolerance for the issuer's clock running ahead of ours (iat/nbf). `exp` gets none: expired means expired.
+    clock_skew_seconds: int = 60
+    # How long a fetched key set is trusted before it is fetched again, so a key Logto deleted stops verifying.
+    jwks_max_age_seconds: int = 300
+    # An unknown kid may trigger at most one JWKS fetch per this many seconds (a flood of random kids can't hammer Logto).
+    jwks_refresh_cooldown_seconds: int = 30
+    # When a refresh fails, a stale key set is still used for this long (availability over a short Logto outage).
+    jwks_stale_grace_seconds: int = 3600
+    jwks_timeout_seconds: float = 3.0
+    m2m_secret_max_age_seconds: int = 300
+    role_cache_seconds: int = 60
+    invitation_default_days: int = 7
+    invitation_max_days: int = 30
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/jwks"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.logto_endpoint}/oidc/token"
+
+    @property
+    def management_api_url(self) -> str:
+        return f"{self.logto_endpoint}/api"
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, "").strip()
+
+
+def _url(env: Mapping[str, str], name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an absolute http(s) URL without query, got {value!r}")
+    # Plain http only where nothing crosses a network: a loopback Logto or the local emulator.
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and env.get("AWS_SAM_LOCAL") != "true":
+        raise ConfigError(f"{name} must use https outside local runs, got {value!r}")
+    return value.rstrip("/")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _overrides(env: Mapping[str, str]) -> dict[str, str]:
+    raw = _get(env, "PERMISSION_OVERRIDES")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError("PERMISSION_OVERRIDES must be a JSON object") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and _PERMISSION_NAME.match(v) for k, v in value.items()
+    ):
+        raise ConfigError("PERMISSION_OVERRIDES must map permission names to non-empty names without spaces")
+    return value
+
+
+def default_management_api_resource(endpoint: str) -> str:
+    """Logto Cloud tenants use https://<tenant>.logto.app/api; self-hosted Logto uses the `default` tenant."""
+    match = _CLOUD_HOST.match(urlsplit(endpoint).hostname or "")
+    return f"https://{match.group(1)}.logto.app/api" if match else "https://default.logto.app/api"
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, ...] = ()) -> Settings:
+    """Read and validate the configuration. `require` names variables this function cannot work without."""
+    env = os.environ if env is None else env
+    for name in ("LOGTO_ENDPOINT", *require):
+        if not _get(env, name):
+            raise ConfigError(f"{name} is not set")
+    endpoint = _url(env, "LOGTO_ENDPOINT", _get(env, "LOGTO_ENDPOINT"))
+    issuer = _get(env, "LOGTO_ISSUER")
+    issuer = _url(env, "LOGTO_ISSUER", issuer) if issuer else f"{endpoint}/oidc"
+    creator_role = _get(env, "CREATOR_ROLE") or "admin"
+    if len(creator_role) > 128:
+        raise ConfigError("CREATOR_ROLE must be at most 128 characters")
+    return Settings(
+        logto_endpoint=endpoint,
+        issuer=issuer,
+        management_api_resource=_get(env, "LOGTO_MANAGEMENT_API_RESOURCE") or default_management_api_resource(endpoint),
+        api_resource=_get(env, "API_RESOURCE"),
+        m2m_secret_id=_get(env, "M2M_SECRET_ID"),
+        creator_role=creator_role,
+        permission_overrides=_overrides(env),
+        clock_skew_seconds=_int(env, "TOKEN_CLOCK_SKEW_SECONDS", 60, 0, 60),
+        jwks_max_age_seconds=_int(env, "JWKS_MAX_AGE_SECONDS", 300, 30, 86400),
+        jwks_refresh_cooldown_seconds=_int(env, "JWKS_REFRESH_COOLDOWN_SECONDS", 30, 1, 3600),
+        m2m_secret_max_age_seconds=_int(env, "M2M_SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
+        role_cache_seconds=_int(env, "ROLE_CACHE_SECONDS", 60, 0, 3600),
+    )

@@ -1,0 +1,186 @@
+"""The issuer's signing keys: fetched from `<issuer>/jwks`, constructed once, looked up by `kid`.
+
+Rules (see README "Key set caching"):
+- a key set is trusted for `max_age` seconds, then fetched again, so a key Logto deleted stops verifying;
+- an unknown `kid` triggers a refresh at most once per `cooldown` seconds; concurrent refreshes are single-flight;
+- if a refresh fails, a stale set is still used for `stale_grace` seconds; after that JwksUnavailable (a 5xx, never an Allow).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jose import jwk
+from jose.backends.base import Key
+
+# The algorithms we verify, and the key each one must use. No `none`, no HS* (symmetric keys never come from a JWKS).
+EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+ALLOWED_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "RS256"})
+MAX_JWKS_BYTES = 256 * 1024
+MIN_RSA_MODULUS_BYTES = 256  # 2048 bits
+
+
+class JwksUnavailable(Exception):
+    """The key set could not be fetched and no usable cached copy exists."""
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    kid: str
+    algorithm: str
+    key: Key
+
+
+def _b64len(value: Any) -> int:
+    return len(value) * 3 // 4 if isinstance(value, str) else 0
+
+
+def _algorithm_for(entry: Mapping[str, Any]) -> str | None:
+    """The one algorithm this JWK may verify, or None when the key is unusable for us."""
+    kty = entry.get("kty")
+    declared = entry.get("alg")
+    if kty == "EC":
+        expected = EC_ALGORITHM_BY_CURVE.get(entry.get("crv", ""))
+    elif kty == "RSA":
+        expected = "RS256" if _b64len(entry.get("n")) >= MIN_RSA_MODULUS_BYTES - 2 else None
+    else:
+        expected = None
+    if expected is None or declared not in (None, expected):
+        return None
+    return expected
+
+
+def parse_jwks(document: Any, on_skip: Callable[[str, str], None] | None = None) -> dict[str, VerificationKey]:
+    """Build verification keys from a JWKS document, skipping (and reporting) entries we must not use."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS document")
+    keys: dict[str, VerificationKey] = {}
+    duplicates: set[str] = set()
+    for entry in document["keys"]:
+        kid = entry.get("kid") if isinstance(entry, Mapping) else None
+        reason = None
+        if not isinstance(kid, str) or not kid or len(kid) > 256:
+            reason = "missing_kid"
+        elif "d" in entry or "p" in entry or "k" in entry:
+            reason = "not_a_public_key"  # a private or symmetric key published by mistake is never used
+        elif entry.get("use") not in (None, "sig"):
+            reason = "not_a_signing_key"
+        else:
+            algorithm = _algorithm_for(entry)
+            if algorithm is None:
+                reason = "unsupported_key"
+            else:
+                try:
+                    constructed = jwk.construct(dict(entry), algorithm)
+                except Exception:  # off-curve points, bad encodings: skip the key, keep the others
+                    reason = "invalid_key"
+                else:
+                    if kid in keys:
+                        duplicates.add(kid)
+                    keys[kid] = VerificationKey(kid, algorithm, constructed)
+        if reason and on_skip:
+            on_skip(str(kid)[:64], reason)
+    for kid in duplicates:  # two keys under one kid: we cannot tell which is meant, so trust neither
+        del keys[kid]
+        if on_skip:
+            on_skip(kid[:64], "duplicate_kid")
+    return keys
+
+
+def fetch_jwks_document(url: str, timeout: float) -> Any:
+    """GET the JWKS with a hard timeout, no redirects followed, a size cap. stdlib keeps the authorizer's cold start small."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "logto-org-api"})
+    with opener.open(request, timeout=timeout) as response:
+        if response.status != 200:
+            raise JwksUnavailable(f"JWKS answered {response.status}")
+        body = response.read(MAX_JWKS_BYTES + 1)
+    if len(body) > MAX_JWKS_BYTES:
+        raise JwksUnavailable("JWKS document too large")
+    return json.loads(body)
+
+
+class JwksCache:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_age: float,
+        cooldown: float,
+        stale_grace: float,
+        timeout: float = 3.0,
+        fetch: Callable[[str, float], Any] = fetch_jwks_document,
+        clock: Callable[[], float] = time.monotonic,
+        on_fetch: Callable[[bool, int], None] | None = None,
+        on_skip: Callable[[str, str], None] | None = None,
+    ):
+        self._url, self._max_age, self._cooldown, self._stale_grace, self._timeout = (
+            url,
+            max_age,
+            cooldown,
+            stale_grace,
+            timeout,
+        )
+        self._fetch, self._clock, self._on_fetch, self._on_skip = fetch, clock, on_fetch, on_skip
+        self._keys: dict[str, VerificationKey] = {}
+        self._fetched_at: float | None = None  # time of the last successful fetch
+        self._last_failure: float | None = None
+        self._last_kid_refresh: float | None = None
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def key_for(self, kid: str) -> VerificationKey | None:
+        """The key for `kid`, refreshing the set when it is too old or (rate-limited) when the kid is unknown."""
+        if self._expired() and not self._recently_failed():
+            self._refresh(reason="expired")
+        if self._fetched_at is None or self._clock() - self._fetched_at >= self._max_age + self._stale_grace:
+            # Never fetched, or stale past the grace period while Logto stays unreachable: fail closed (5xx).
+            raise JwksUnavailable("no usable JWKS")
+        key = self._keys.get(kid)
+        if key is None and not self._recently_failed() and self._kid_refresh_allowed():
+            self._last_kid_refresh = self._clock()
+            self._refresh(reason="unknown_kid")
+            key = self._keys.get(kid)
+        return key
+
+    def _expired(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self._max_age
+
+    def _recently_failed(self) -> bool:
+        # After a failed fetch every caller waits out the cooldown: an outage costs one fetch per period, not one per request.
+        return self._last_failure is not None and self._clock() - self._last_failure < self._cooldown
+
+    def _kid_refresh_allowed(self) -> bool:
+        # A flood of random kids costs at most one fetch per cooldown.
+        return self._last_kid_refresh is None or self._clock() - self._last_kid_refresh >= self._cooldown
+
+    def _refresh(self, reason: str) -> None:
+        generation = self._generation
+        with self._lock:
+            if self._generation != generation:
+                return  # another thread fetched while we waited: single flight
+            self._generation += 1
+            try:
+                keys = parse_jwks(self._fetch(self._url, self._timeout), self._on_skip)
+            except Exception as exc:
+                self._last_failure = self._clock()
+                if self._on_fetch:
+                    self._on_fetch(False, 0)
+                if self._fetched_at is not None and self._clock() - self._fetched_at < self._max_age + self._stale_grace:
+                    return  # keep serving the stale set through a short outage
+                raise JwksUnavailable(f"JWKS fetch failed ({reason}): {type(exc).__name__}") from exc
+            self._last_failure = None
+            self._keys, self._fetched_at = keys, self._clock()
+            if self._on_fetch:
+                self._on_fetch(True, len(keys))

@@ -1,0 +1,98 @@
+"""The one route table: which operation serves which route, for which token kind, behind which permission.
+
+`template.yaml`, the authorizer's policy, the operations' defence-in-depth checks and the tests all read this table
+(a contract test keeps the template in step with it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+
+class TokenKind(str, Enum):
+    ORGANIZATION = "organization"  # aud = urn:logto:organization:<orgId>
+    ORGANIZATION_API = "organization_api"  # aud = API_RESOURCE + organization_id claim
+    GLOBAL_API = "global_api"  # aud = API_RESOURCE, no organization_id
+
+
+ORGANIZATION_KINDS = frozenset({TokenKind.ORGANIZATION, TokenKind.ORGANIZATION_API})
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # operation name = functions/<name>/
+    method: str
+    path: str  # API Gateway path template
+    kinds: frozenset[TokenKind]
+    permission: str | None  # default permission name; None = any valid token of an allowed kind
+
+    @property
+    def organization_scoped(self) -> bool:
+        return "{organizationId}" in self.path
+
+    def resource_path(self, organization_id: str | None) -> str:
+        """The path as written into a policy ARN: the token's own organization, `*` for any other parameter."""
+        path = self.path
+        if self.organization_scoped:
+            if not organization_id:
+                raise ValueError("an organization route needs the token's organization id")
+            path = path.replace("{organizationId}", organization_id)
+        return re.sub(r"\{[^}]+\}", "*", path)
+
+
+_GLOBAL = frozenset({TokenKind.GLOBAL_API})
+
+ROUTES: tuple[Route, ...] = (
+    Route("create_organization", "POST", "/organizations", _GLOBAL, "org:create"),
+    Route("list_organizations", "GET", "/organizations", _GLOBAL, None),
+    Route("get_organization", "GET", "/organizations/{organizationId}", ORGANIZATION_KINDS, None),
+    Route("update_organization", "PATCH", "/organizations/{organizationId}", ORGANIZATION_KINDS, "org:update"),
+    Route("delete_organization", "DELETE", "/organizations/{organizationId}", ORGANIZATION_KINDS, "org:delete"),
+    Route("list_members", "GET", "/organizations/{organizationId}/members", ORGANIZATION_KINDS, "member:read"),
+    Route("add_members", "POST", "/organizations/{organizationId}/members", ORGANIZATION_KINDS, "member:add"),
+    Route(
+        "remove_member", "DELETE", "/organizations/{organizationId}/members/{userId}", ORGANIZATION_KINDS, "member:remove"
+    ),
+    Route(
+        "replace_member_roles",
+        "PUT",
+        "/organizations/{organizationId}/members/{userId}/roles",
+        ORGANIZATION_KINDS,
+        "role:assign",
+    ),
+    Route("list_roles", "GET", "/organizations/{organizationId}/roles", ORGANIZATION_KINDS, None),
+    Route("list_invitations", "GET", "/organizations/{organizationId}/invitations", ORGANIZATION_KINDS, "member:invite"),
+    Route(
+        "create_invitation", "POST", "/organizations/{organizationId}/invitations", ORGANIZATION_KINDS, "member:invite"
+    ),
+    Route(
+        "revoke_invitation",
+        "DELETE",
+        "/organizations/{organizationId}/invitations/{invitationId}",
+        ORGANIZATION_KINDS,
+        "member:invite",
+    ),
+)
+
+# Served without the authorizer; kept apart so no code path can put it into a token's policy.
+HEALTH_ROUTE = Route("health", "GET", "/health", frozenset(), None)
+
+ROUTES_BY_NAME: Mapping[str, Route] = {route.name: route for route in (*ROUTES, HEALTH_ROUTE)}
+
+
+def required_permission(route: Route, overrides: Mapping[str, str]) -> str | None:
+    """The permission this deployment requires for the route (PERMISSION_OVERRIDES renames defaults)."""
+    if route.permission is None:
+        return None
+    return overrides.get(route.permission, route.permission)
+
+
+def allows(route: Route, kind: TokenKind, scopes: frozenset[str], overrides: Mapping[str, str]) -> bool:
+    """May a token of this kind holding these scopes call the route (ignoring which organization)?"""
+    if kind not in route.kinds:
+        return False
+    permission = required_permission(route, overrides)
+    return permission is None or permission in scopes

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Usage: scripts/venv.sh DIR REQUIREMENTS [CONSTRAINTS]
+# Creates (or refreshes, when the requirement files changed) a virtualenv with pinned dependencies.
+set -eu
+dir=$1; req=$2; constraints=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+stamp="$dir/.installed"
+want=$(cat "$req" ${constraints:+"$constraints"} layers/common/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
+py=$("$here/python.sh")
+echo "creating $dir with $($py -V 2>&1)" >&2
+rm -rf "$dir"
+$py -m venv "$dir"
+"$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+"$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" ${constraints:+-c "$constraints"}
+echo "$want" > "$stamp"
