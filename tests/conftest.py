@@ -25,3 +25,34 @@ def _no_network(monkeypatch):
 def _quiet_powertools(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LogtoOrgApiTest")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+@pytest.fixture
+def log_lines(capsys):
+    """Structured log lines written during the test (Powertools binds stdout at import, so re-point it here)."""
+    import sys
+
+    from orgapi.observability import logger
+
+    class CurrentStdout:  # pytest swaps sys.stdout between setup and call; resolve it at write time
+        def write(self, text):
+            return sys.stdout.write(text)
+
+        def flush(self):
+            sys.stdout.flush()
+
+    for handler in logger._logger.handlers:
+        handler.setStream(CurrentStdout())
+
+    def read():
+        import json
+
+        lines = []
+        for line in capsys.readouterr().out.splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                pass
+        return lines
+
+    return read

@@ -142,15 +142,17 @@ class JwksCache:
 
     def key_for(self, kid: str) -> VerificationKey | None:
         """The key for `kid`, refreshing the set when it is too old or (rate-limited) when the kid is unknown."""
+        generation = self._generation
         if self._expired() and not self._recently_failed():
-            self._refresh(reason="expired")
+            self._refresh(generation, reason="expired")
         if self._fetched_at is None or self._clock() - self._fetched_at >= self._max_age + self._stale_grace:
             # Never fetched, or stale past the grace period while Logto stays unreachable: fail closed (5xx).
             raise JwksUnavailable("no usable JWKS")
         key = self._keys.get(kid)
-        if key is None and not self._recently_failed() and self._kid_refresh_allowed():
+        if key is None and generation == self._generation and not self._recently_failed() and self._kid_refresh_allowed():
+            # (not when this very call just fetched the set: the kid is simply not in it)
             self._last_kid_refresh = self._clock()
-            self._refresh(reason="unknown_kid")
+            self._refresh(generation, reason="unknown_kid")
             key = self._keys.get(kid)
         return key
 
@@ -165,15 +167,14 @@ class JwksCache:
         # A flood of random kids costs at most one fetch per cooldown.
         return self._last_kid_refresh is None or self._clock() - self._last_kid_refresh >= self._cooldown
 
-    def _refresh(self, reason: str) -> None:
-        generation = self._generation
+    def _refresh(self, generation: int, reason: str) -> None:
         with self._lock:
             if self._generation != generation:
                 return  # another thread fetched while we waited: single flight
-            self._generation += 1
             try:
                 keys = parse_jwks(self._fetch(self._url, self._timeout), self._on_skip)
             except Exception as exc:
+                self._generation += 1
                 self._last_failure = self._clock()
                 if self._on_fetch:
                     self._on_fetch(False, 0)
@@ -181,6 +182,7 @@ class JwksCache:
                     return  # keep serving the stale set through a short outage
                 raise JwksUnavailable(f"JWKS fetch failed ({reason}): {type(exc).__name__}") from exc
             self._last_failure = None
+            self._generation += 1
             self._keys, self._fetched_at = keys, self._clock()
             if self._on_fetch:
                 self._on_fetch(True, len(keys))
