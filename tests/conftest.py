@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import pytest
@@ -49,10 +50,8 @@ def log_lines(capsys):
 
         lines = []
         for line in capsys.readouterr().out.splitlines():
-            try:
+            with contextlib.suppress(ValueError):
                 lines.append(json.loads(line))
-            except ValueError:
-                pass
         return lines
 
     return read

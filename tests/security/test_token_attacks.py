@@ -3,17 +3,26 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import time
 
 import pytest
-
 from orgapi.routes import TokenKind
 from orgapi.verify import TokenRejected
+
 from tests.support.jwt_factory import (
-    API_RESOURCE, DROP, ISSUER, ORG, SigningKey, b64u, claims, forge, hmac_signer, segment, token,
+    API_RESOURCE,
+    DROP,
+    ISSUER,
+    ORG,
+    SigningKey,
+    b64u,
+    claims,
+    forge,
+    hmac_signer,
+    segment,
+    token,
 )
 from tests.support.verifier import Clock, make_verifier
 
@@ -62,6 +71,7 @@ def test_other_ec_curves_verify_with_their_own_algorithm(alg):
 
 # A. algorithm ------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
 @pytest.mark.parametrize("keep_signature", [False, True])
 def test_alg_none_in_every_spelling(setup, alg, keep_signature):
@@ -84,8 +94,14 @@ def test_hmac_signed_with_the_public_key_in_every_encoding(setup, hs):
     verifier, _, _ = setup
     alg, digest = hs
     jwk_text = json.dumps(ES384.public_jwk()).encode()
-    secrets = [ES384.public_pem(), ES384.public_pem().strip(), ES384.public_der(), jwk_text,
-               ES384.public_jwk()["x"].encode(), b""]
+    secrets = [
+        ES384.public_pem(),
+        ES384.public_pem().strip(),
+        ES384.public_der(),
+        jwk_text,
+        ES384.public_jwk()["x"].encode(),
+        b"",
+    ]
     for secret in secrets:
         forged = forge({"alg": alg, "typ": "at+jwt", "kid": ES384.kid}, claims(), hmac_signer(secret, digest))
         rejected(verifier, bearer(forged), "alg_not_allowed")
@@ -118,6 +134,7 @@ def test_es384_header_with_rsa_kid(setup):
 
 # B. signature ------------------------------------------------------------------------------------------------------
 
+
 def test_attacker_key_with_real_kid(setup):
     verifier, _, _ = setup
     rejected(verifier, bearer(token(ATTACKER)), "bad_signature")
@@ -132,26 +149,35 @@ def test_truncated_flipped_and_empty_signatures(setup):
         rejected(verifier, bearer(variant))
 
 
-@pytest.mark.parametrize("raw", [
-    bytes(96),
-    (0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973).to_bytes(48, "big") * 2,
-    bytes(47) + b"\x01" + bytes(48),
-    b"\xff" * 96,
-    bytes(95),
-    bytes(97),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        bytes(96),
+        (0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973).to_bytes(
+            48, "big"
+        )
+        * 2,
+        bytes(47) + b"\x01" + bytes(48),
+        b"\xff" * 96,
+        bytes(95),
+        bytes(97),
+    ],
+)
 def test_psychic_and_malformed_ecdsa_signatures(setup, raw):
     verifier, _, _ = setup
     forged = forge({"alg": "ES384", "typ": "at+jwt", "kid": ES384.kid}, claims()) + b64u(raw)
     rejected(verifier, bearer(forged))
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda s: s.replace("-", "+").replace("_", "/") if ("-" in s or "_" in s) else s + "+",
-    lambda s: s + "==",
-    lambda s: s + "$$",
-    lambda s: s[:20] + "\n" + s[20:],
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda s: s.replace("-", "+").replace("_", "/") if ("-" in s or "_" in s) else s + "+",
+        lambda s: s + "==",
+        lambda s: s + "$$",
+        lambda s: s[:20] + "\n" + s[20:],
+    ],
+)
 def test_non_canonical_signature_encoding(setup, mangle):
     verifier, _, _ = setup
     head, sig = token(ES384).rsplit(".", 1)
@@ -166,6 +192,7 @@ def test_signature_with_trailing_bits_is_not_canonical(setup):
 
 
 # C. key selection and embedded keys -----------------------------------------------------------------------------------
+
 
 def test_missing_kid(setup):
     verifier, _, _ = setup
@@ -202,7 +229,9 @@ def test_unknown_kid_after_cooldown_fetches_again_and_finds_rotated_key(setup):
     assert server.fetches == 3
 
 
-@pytest.mark.parametrize("kid", ["../../../../../../dev/null", "/dev/null", "|sleep 10", "x' UNION SELECT '1';--", "a\r\nb"])
+@pytest.mark.parametrize(
+    "kid", ["../../../../../../dev/null", "/dev/null", "|sleep 10", "x' UNION SELECT '1';--", "a\r\nb"]
+)
 def test_kid_injection_with_hmac(setup, kid):
     verifier, server, _ = setup
     for secret in (b"", b"1"):
@@ -216,7 +245,9 @@ def test_jku_and_x5u_are_never_dereferenced(setup, header_key):
     verifier, server, _ = setup
     forged = token(ATTACKER, **{header_key: "https://evil.example/jwks.json"})
     rejected(verifier, bearer(forged), "bad_signature")
-    assert server.urls == [f"{ISSUER}/jwks"]  # only the configured JWKS was fetched (and the socket guard blocks others)
+    assert server.urls == [
+        f"{ISSUER}/jwks"
+    ]  # only the configured JWKS was fetched (and the socket guard blocks others)
 
 
 def test_embedded_jwk_is_ignored(setup):
@@ -232,8 +263,17 @@ def test_embedded_x5c_is_ignored(setup):
 
 # D. header semantics -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("extra", [{"crit": ["exp"]}, {"crit": ["x-unknown"], "x-unknown": 1}, {"crit": ""}, {"crit": []},
-                                   {"b64": False, "crit": ["b64"]}])
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"crit": ["exp"]},
+        {"crit": ["x-unknown"], "x-unknown": 1},
+        {"crit": ""},
+        {"crit": []},
+        {"b64": False, "crit": ["b64"]},
+    ],
+)
 def test_crit_and_b64_are_refused(setup, extra):
     verifier, _, _ = setup
     rejected(verifier, bearer(token(ES384, **extra)), "unsupported_header")
@@ -265,6 +305,7 @@ def test_nested_jwt_payload(setup):
 
 
 # E. time claims ------------------------------------------------------------------------------------------------------
+
 
 def _at(clock: Clock, **overrides):
     return bearer(token(ES384, overrides))
@@ -311,23 +352,46 @@ def test_nbf_and_iat_in_the_future(setup):
 
 
 def test_absurd_lifetime(setup):
-    verifier, _, clock = setup
+    verifier, _, _ = setup
     rejected(verifier, bearer(token(ES384, {"exp": 2**70})), "invalid_claims")
     rejected(verifier, bearer(token(ES384, {"iat": 0})), "invalid_claims")
 
 
 # F. issuer, audience, subject, kind -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("iss", ["https://evil.logto.app/oidc", ISSUER + "/", ISSUER.upper(), ISSUER.replace("https", "http"),
-                                 [ISSUER], DROP, "", "https://tenant.logto.app"])
+
+@pytest.mark.parametrize(
+    "iss",
+    [
+        "https://evil.logto.app/oidc",
+        ISSUER + "/",
+        ISSUER.upper(),
+        ISSUER.replace("https", "http"),
+        [ISSUER],
+        DROP,
+        "",
+        "https://tenant.logto.app",
+    ],
+)
 def test_wrong_issuer(setup, iss):
     verifier, _, _ = setup
     rejected(verifier, bearer(token(ES384, {"iss": iss})), "wrong_issuer")
 
 
-@pytest.mark.parametrize("aud", [DROP, [], 123, "https://other.example", "URN:LOGTO:ORGANIZATION:org1abc",
-                                 "urn:logto:organization", ["urn:logto:organization:a", "urn:logto:organization:b"],
-                                 [f"urn:logto:organization:{ORG}", "https://other"], "app-client-id"])
+@pytest.mark.parametrize(
+    "aud",
+    [
+        DROP,
+        [],
+        123,
+        "https://other.example",
+        "URN:LOGTO:ORGANIZATION:org1abc",
+        "urn:logto:organization",
+        ["urn:logto:organization:a", "urn:logto:organization:b"],
+        [f"urn:logto:organization:{ORG}", "https://other"],
+        "app-client-id",
+    ],
+)
 def test_wrong_audience(setup, aud):
     verifier, _, _ = setup
     rejected(verifier, bearer(token(ES384, {"aud": aud})))
@@ -372,16 +436,20 @@ def test_subject(setup, sub):
 
 # G. scope string -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scope,expected", [
-    ("org:create2", {"org:create2"}),
-    ("read:members,invite:member", {"read:members,invite:member"}),
-    ("a\tb", {"a\tb"}),
-    ("a  a", {"a"}),
-    (" a ", {"a"}),
-    ("", set()),
-    (DROP, set()),
-    (None, set()),  # null is "no permissions", like a missing claim
-])
+
+@pytest.mark.parametrize(
+    "scope,expected",
+    [
+        ("org:create2", {"org:create2"}),
+        ("read:members,invite:member", {"read:members,invite:member"}),
+        ("a\tb", {"a\tb"}),
+        ("a  a", {"a"}),
+        (" a ", {"a"}),
+        ("", set()),
+        (DROP, set()),
+        (None, set()),  # null is "no permissions", like a missing claim
+    ],
+)
 def test_scope_parsing_is_exact_and_space_separated(setup, scope, expected):
     verifier, _, _ = setup
     assert verifier.verify(bearer(token(ES384, {"scope": scope}))).scopes == expected
@@ -395,13 +463,31 @@ def test_scope_of_wrong_type(setup, scope):
 
 def test_only_the_scope_claim_is_read(setup):
     verifier, _, _ = setup
-    assert verifier.verify(bearer(token(ES384, {"scope": DROP, "scp": "org:create", "scopes": "org:create"}))).scopes == set()
+    assert (
+        verifier.verify(bearer(token(ES384, {"scope": DROP, "scp": "org:create", "scopes": "org:create"}))).scopes
+        == set()
+    )
 
 
 # H. format, encoding, size -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer ", "bearer {t}", "Basic {t}", "Bearer {t}, Bearer {t}",
-                                           " Bearer {t}", "Bearer {t} ", "Bearer  {t}", "{t}"])
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "bearer {t}",
+        "Basic {t}",
+        "Bearer {t}, Bearer {t}",
+        " Bearer {t}",
+        "Bearer {t} ",
+        "Bearer  {t}",
+        "{t}",
+    ],
+)
 def test_authorization_header_shapes(setup, authorization):
     verifier, _, _ = setup
     value = authorization.format(t=token(ES384)) if authorization is not None else None
@@ -414,8 +500,9 @@ def test_segment_counts_and_characters(setup, tok):
     rejected(verifier, bearer(tok))
 
 
-@pytest.mark.parametrize("header", ["!!!!", b64u(b"not json"), b64u(b"[1,2]"), b64u(b"\xff\xfe{"),
-                                    b64u('{"alg":"ES384"}'.encode("utf-16"))])
+@pytest.mark.parametrize(
+    "header", ["!!!!", b64u(b"not json"), b64u(b"[1,2]"), b64u(b"\xff\xfe{"), b64u('{"alg":"ES384"}'.encode("utf-16"))]
+)
 def test_garbage_headers(setup, header):
     verifier, _, _ = setup
     rejected(verifier, bearer(header + "." + segment(claims()) + ".AAAA"))
@@ -454,7 +541,10 @@ def test_payload_shapes_with_valid_signature(setup, payload):
 
 # I. JWE -------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("header", [{"alg": "RSA-OAEP", "enc": "A256GCM"}, {"alg": "dir", "enc": "A128GCM", "zip": "DEF"}])
+
+@pytest.mark.parametrize(
+    "header", [{"alg": "RSA-OAEP", "enc": "A256GCM"}, {"alg": "dir", "enc": "A128GCM", "zip": "DEF"}]
+)
 def test_jwe_shaped_tokens(setup, header):
     verifier, _, _ = setup
     five = ".".join([segment(header), "", b64u(b"iv" * 6), b64u(b"ciphertext"), b64u(b"tag" * 5)])

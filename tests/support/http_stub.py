@@ -18,7 +18,7 @@ class StubServer:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 stub.hits[self.path] = stub.hits.get(self.path, 0) + 1
                 route = stub.routes.get(self.path)
                 status, body, delay = route() if route else (404, {"code": "not_found"}, 0)

@@ -29,6 +29,14 @@ def evaluate(document: dict[str, Any], method_arn: str) -> str:
     return "allow" if allowed else "implicit_deny"
 
 
-def method_arn(method: str, path: str, *, region="eu-west-1", account="123456789012", api="abcdef1234", stage="prod",
-               partition="aws") -> str:
+def method_arn(
+    method: str,
+    path: str,
+    *,
+    region="eu-west-1",
+    account="123456789012",
+    api="abcdef1234",
+    stage="prod",
+    partition="aws",
+) -> str:
     return f"arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/{method}{path}"

@@ -29,8 +29,11 @@ def segment(value: Any) -> str:
     return value if isinstance(value, str) else b64u(json.dumps(value, separators=(",", ":")).encode())
 
 
-_CURVES = {"ES256": (ec.SECP256R1, hashes.SHA256, 32, "P-256"), "ES384": (ec.SECP384R1, hashes.SHA384, 48, "P-384"),
-           "ES512": (ec.SECP521R1, hashes.SHA512, 66, "P-521")}
+_CURVES = {
+    "ES256": (ec.SECP256R1, hashes.SHA256, 32, "P-256"),
+    "ES384": (ec.SECP384R1, hashes.SHA384, 48, "P-384"),
+    "ES512": (ec.SECP521R1, hashes.SHA512, 66, "P-521"),
+}
 
 
 @dataclass
@@ -52,17 +55,23 @@ class SigningKey:
             jwk = {"kty": "RSA", "n": b64u(n), "e": b64u(numbers.e.to_bytes(3, "big"))}
         else:
             size, crv = _CURVES[self.alg][2], _CURVES[self.alg][3]
-            jwk = {"kty": "EC", "crv": crv, "x": b64u(numbers.x.to_bytes(size, "big")),
-                   "y": b64u(numbers.y.to_bytes(size, "big"))}
+            jwk = {
+                "kty": "EC",
+                "crv": crv,
+                "x": b64u(numbers.x.to_bytes(size, "big")),
+                "y": b64u(numbers.y.to_bytes(size, "big")),
+            }
         return {**jwk, "kid": self.kid, **extra}
 
     def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def public_der(self) -> bytes:
-        return self.private.public_key().public_bytes(serialization.Encoding.DER,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def sign(self, signing_input: str) -> str:
         data = signing_input.encode()
@@ -85,8 +94,16 @@ def forge(header: Any, claims: Any, signer=None) -> str:
 
 def claims(now: float | None = None, **overrides: Any) -> dict[str, Any]:
     now = time.time() if now is None else now
-    base = {"jti": "j1", "sub": "user1", "iat": int(now), "exp": int(now) + 3600, "client_id": "app1",
-            "scope": "member:read member:invite", "iss": ISSUER, "aud": f"urn:logto:organization:{ORG}"}
+    base = {
+        "jti": "j1",
+        "sub": "user1",
+        "iat": int(now),
+        "exp": int(now) + 3600,
+        "client_id": "app1",
+        "scope": "member:read member:invite",
+        "iss": ISSUER,
+        "aud": f"urn:logto:organization:{ORG}",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not DROP}
 

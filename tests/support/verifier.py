@@ -41,7 +41,12 @@ def make_verifier(keys: list[SigningKey], env: dict[str, str] | None = None, clo
     settings = load_settings({"LOGTO_ENDPOINT": ENDPOINT, "API_RESOURCE": API_RESOURCE, **(env or {})})
     server = FakeJwksServer([k.public_jwk() for k in keys])
     clock = clock or Clock()
-    cache = JwksCache(settings.jwks_url, max_age=settings.jwks_max_age_seconds,
-                      cooldown=settings.jwks_refresh_cooldown_seconds, stale_grace=settings.jwks_stale_grace_seconds,
-                      fetch=server, clock=clock)
+    cache = JwksCache(
+        settings.jwks_url,
+        max_age=settings.jwks_max_age_seconds,
+        cooldown=settings.jwks_refresh_cooldown_seconds,
+        stale_grace=settings.jwks_stale_grace_seconds,
+        fetch=server,
+        clock=clock,
+    )
     return TokenVerifier(settings, cache, clock=clock), server, clock

@@ -9,15 +9,19 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-
 from orgapi.routes import ROUTES
+
 from tests.support.http_stub import StubServer
 from tests.support.iam import evaluate, method_arn
 from tests.support.jwt_factory import API_RESOURCE, ORG, SigningKey, token
 
 KEY = SigningKey.generate("k1")
-CONTEXT = SimpleNamespace(function_name="authorizer", memory_limit_in_mb=256, invoked_function_arn="arn:aws:lambda:eu-west-1:1:function:a",
-                          aws_request_id="req-1")
+CONTEXT = SimpleNamespace(
+    function_name="authorizer",
+    memory_limit_in_mb=256,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:1:function:a",
+    aws_request_id="req-1",
+)
 
 
 @pytest.fixture
@@ -62,7 +66,7 @@ def test_valid_token_gets_a_policy_for_all_its_routes(handler, log_lines, capsys
     logs = log_lines()
     text = json.dumps(logs)
     assert tok not in text and tok.split(".")[1] not in text
-    decision = [line for line in logs if line.get("message") == "authorizer_decision"][0]
+    decision = next(line for line in logs if line.get("message") == "authorizer_decision")
     assert decision["decision"] == "allow" and decision["reason"] == "ok" and decision["sub"] == "user1"
 
 
@@ -78,7 +82,7 @@ def test_bad_tokens_raise_exactly_unauthorized(handler, log_lines, bad, reason):
 
 def test_expired_token_reason_is_logged_without_the_token(handler, log_lines):
     tok = org_token(handler, iat=1000, exp=2000)
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler.lambda_handler(event(tok), CONTEXT)
     logs = log_lines()
     assert [line["reason"] for line in logs if line.get("message") == "authorizer_decision"] == ["expired"]

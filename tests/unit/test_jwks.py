@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-
 from orgapi.jwks import JwksCache, JwksUnavailable, parse_jwks
+
 from tests.support.jwt_factory import SigningKey
 from tests.support.verifier import Clock, FakeJwksServer
 
@@ -101,19 +101,25 @@ def test_hostile_key_sets():
     skipped = []
     good_point = dict(ec)
     off_curve = dict(ec, kid="off", y=SigningKey.generate("z").public_jwk()["y"])
-    keys = parse_jwks({"keys": [
-        RSA.public_jwk(),  # an RSA key before the EC key must not break EC verification
-        off_curve,
-        dict(ec, kid="p256-labelled", crv="P-256"),
-        dict(ec, kid="wrong-alg", alg="ES256"),
-        dict(ec, kid="enc", use="enc"),
-        dict(ec, kid="private", d="AAAA"),
-        {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
-        dict(ec, kid="dup"), dict(ec, kid="dup"),
-        {"kid": 5},
-        "not-an-object",
-        good_point,
-    ]}, on_skip=lambda kid, reason: skipped.append((kid, reason)))
+    keys = parse_jwks(
+        {
+            "keys": [
+                RSA.public_jwk(),  # an RSA key before the EC key must not break EC verification
+                off_curve,
+                dict(ec, kid="p256-labelled", crv="P-256"),
+                dict(ec, kid="wrong-alg", alg="ES256"),
+                dict(ec, kid="enc", use="enc"),
+                dict(ec, kid="private", d="AAAA"),
+                {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+                dict(ec, kid="dup"),
+                dict(ec, kid="dup"),
+                {"kid": 5},
+                "not-an-object",
+                good_point,
+            ]
+        },
+        on_skip=lambda kid, reason: skipped.append((kid, reason)),
+    )
     assert set(keys) == {"r1", "k1"}
     reasons = dict(skipped)
     assert reasons["off"] == "invalid_key"
@@ -127,6 +133,7 @@ def test_hostile_key_sets():
 
 def test_small_rsa_keys_are_refused():
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     weak = SigningKey("weak", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024))
     assert parse_jwks({"keys": [weak.public_jwk()]}) == {}
 

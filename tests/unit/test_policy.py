@@ -7,10 +7,10 @@ import itertools
 import json
 
 import pytest
-
 from orgapi.policy import BadMethodArn, arn_prefix, build_policy
 from orgapi.routes import ROUTES, TokenKind, required_permission
 from orgapi.verify import VerifiedToken
+
 from tests.support.iam import evaluate, method_arn
 
 ORG, OTHER = "org1abc", "org2xyz"
@@ -18,12 +18,13 @@ ALL_PERMISSIONS = frozenset(r.permission for r in ROUTES if r.permission)
 
 
 def concrete_path(route, org):
-    return (route.path.replace("{organizationId}", org).replace("{userId}", "user-7")
-            .replace("{invitationId}", "inv-9"))
+    return route.path.replace("{organizationId}", org).replace("{userId}", "user-7").replace("{invitationId}", "inv-9")
 
 
 def verified(kind, scopes, org=ORG):
-    return VerifiedToken(kind, "user1", "app1", org if kind is not TokenKind.GLOBAL_API else None, frozenset(scopes), 2e9)
+    return VerifiedToken(
+        kind, "user1", "app1", org if kind is not TokenKind.GLOBAL_API else None, frozenset(scopes), 2e9
+    )
 
 
 def expected_allowed(route, kind, scopes, path_org):
@@ -34,8 +35,14 @@ def expected_allowed(route, kind, scopes, path_org):
     return route.permission is None or route.permission in scopes
 
 
-SCOPE_SETS = [frozenset(), ALL_PERMISSIONS, frozenset({"member:read"}), frozenset({"org:create"}),
-              frozenset({"member:invite", "role:assign"}), ALL_PERMISSIONS - {"member:remove"}]
+SCOPE_SETS = [
+    frozenset(),
+    ALL_PERMISSIONS,
+    frozenset({"member:read"}),
+    frozenset({"org:create"}),
+    frozenset({"member:invite", "role:assign"}),
+    ALL_PERMISSIONS - {"member:remove"},
+]
 
 
 @pytest.mark.parametrize("kind", list(TokenKind))
@@ -46,12 +53,17 @@ def test_policy_allows_exactly_the_permitted_routes_in_the_own_organization(kind
     for route, path_org in itertools.product(ROUTES, (ORG, OTHER)):
         arn = method_arn(route.method, concrete_path(route, path_org))
         decision = evaluate(document, arn)
-        assert (decision == "allow") is expected_allowed(route, kind, scopes, path_org), (route.name, path_org, decision)
+        assert (decision == "allow") is expected_allowed(route, kind, scopes, path_org), (
+            route.name,
+            path_org,
+            decision,
+        )
 
 
 def test_wildcard_segments_do_not_cover_other_routes_with_the_same_method():
-    document = build_policy(method_arn("GET", "/organizations"), verified(TokenKind.ORGANIZATION, {"member:remove"}), {})[
-        "policyDocument"]
+    document = build_policy(
+        method_arn("GET", "/organizations"), verified(TokenKind.ORGANIZATION, {"member:remove"}), {}
+    )["policyDocument"]
     assert evaluate(document, method_arn("DELETE", f"/organizations/{ORG}/members/u1")) == "allow"
     assert evaluate(document, method_arn("DELETE", f"/organizations/{ORG}/invitations/i1")) == "implicit_deny"
     assert evaluate(document, method_arn("DELETE", f"/organizations/{ORG}")) == "implicit_deny"
@@ -61,8 +73,15 @@ def test_wildcard_segments_do_not_cover_other_routes_with_the_same_method():
 
 
 def test_resources_come_from_the_incoming_method_arn():
-    arn = method_arn("GET", f"/organizations/{ORG}", region="ap-south-2", account="999988887777", api="zz99", stage="dev",
-                     partition="aws-cn")
+    arn = method_arn(
+        "GET",
+        f"/organizations/{ORG}",
+        region="ap-south-2",
+        account="999988887777",
+        api="zz99",
+        stage="dev",
+        partition="aws-cn",
+    )
     document = build_policy(arn, verified(TokenKind.ORGANIZATION, set()), {})["policyDocument"]
     for resource in document["Statement"][0]["Resource"]:
         assert resource.startswith("arn:aws-cn:execute-api:ap-south-2:999988887777:zz99/dev/")
@@ -71,7 +90,9 @@ def test_resources_come_from_the_incoming_method_arn():
 
 
 def test_token_with_no_route_gets_an_explicit_deny():
-    document = build_policy(method_arn("GET", "/organizations"), verified(TokenKind.GLOBAL_API, set()) , {})["policyDocument"]
+    document = build_policy(method_arn("GET", "/organizations"), verified(TokenKind.GLOBAL_API, set()), {})[
+        "policyDocument"
+    ]
     # a global token without org:create may still list its organizations
     assert evaluate(document, method_arn("GET", "/organizations")) == "allow"
     assert evaluate(document, method_arn("POST", "/organizations")) == "implicit_deny"
@@ -89,7 +110,9 @@ def test_permission_overrides_rename_required_permissions():
 
 
 def test_context_is_flat_scalars_without_the_token():
-    response = build_policy(method_arn("GET", "/organizations"), verified(TokenKind.ORGANIZATION_API, ALL_PERMISSIONS), {})
+    response = build_policy(
+        method_arn("GET", "/organizations"), verified(TokenKind.ORGANIZATION_API, ALL_PERMISSIONS), {}
+    )
     assert response["principalId"] == "user1"
     assert all(isinstance(v, (str, int, float, bool)) for v in response["context"].values())
     assert set(response["context"]) == {"sub", "clientId", "organizationId", "scopes", "tokenKind", "exp"}
@@ -97,13 +120,23 @@ def test_context_is_flat_scalars_without_the_token():
 
 
 def test_policy_size_stays_small_for_a_token_holding_everything():
-    response = build_policy(method_arn("GET", "/x"), verified(TokenKind.ORGANIZATION, ALL_PERMISSIONS | {f"p{i}" for i in range(50)}), {})
+    response = build_policy(
+        method_arn("GET", "/x"), verified(TokenKind.ORGANIZATION, ALL_PERMISSIONS | {f"p{i}" for i in range(50)}), {}
+    )
     assert len(json.dumps(response["policyDocument"])) < 8192
     assert len(json.dumps(response["context"])) < 2048
 
 
-@pytest.mark.parametrize("arn", ["", "not-an-arn", "arn:aws:s3:::bucket/key", "arn:aws:execute-api:eu-west-1:1:api",
-                                 "arn:aws:execute-api:eu-west-1:1:/stage/GET/x"])
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "",
+        "not-an-arn",
+        "arn:aws:s3:::bucket/key",
+        "arn:aws:execute-api:eu-west-1:1:api",
+        "arn:aws:execute-api:eu-west-1:1:/stage/GET/x",
+    ],
+)
 def test_bad_method_arns(arn):
     with pytest.raises(BadMethodArn):
         arn_prefix(arn)

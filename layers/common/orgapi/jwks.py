@@ -101,7 +101,8 @@ def fetch_jwks_document(url: str, timeout: float) -> Any:
             return None
 
     opener = urllib.request.build_opener(_NoRedirect)
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "logto-org-api"})
+    # The URL is the configured issuer, validated as http(s) at cold start.
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "logto-org-api"})  # noqa: S310
     with opener.open(request, timeout=timeout) as response:
         if response.status != 200:
             raise JwksUnavailable(f"JWKS answered {response.status}")
@@ -149,7 +150,12 @@ class JwksCache:
             # Never fetched, or stale past the grace period while Logto stays unreachable: fail closed (5xx).
             raise JwksUnavailable("no usable JWKS")
         key = self._keys.get(kid)
-        if key is None and generation == self._generation and not self._recently_failed() and self._kid_refresh_allowed():
+        if (
+            key is None
+            and generation == self._generation
+            and not self._recently_failed()
+            and self._kid_refresh_allowed()
+        ):
             # (not when this very call just fetched the set: the kid is simply not in it)
             self._last_kid_refresh = self._clock()
             self._refresh(generation, reason="unknown_kid")
@@ -178,7 +184,10 @@ class JwksCache:
                 self._last_failure = self._clock()
                 if self._on_fetch:
                     self._on_fetch(False, 0)
-                if self._fetched_at is not None and self._clock() - self._fetched_at < self._max_age + self._stale_grace:
+                if (
+                    self._fetched_at is not None
+                    and self._clock() - self._fetched_at < self._max_age + self._stale_grace
+                ):
                     return  # keep serving the stale set through a short outage
                 raise JwksUnavailable(f"JWKS fetch failed ({reason}): {type(exc).__name__}") from exc
             self._last_failure = None

@@ -46,7 +46,11 @@ def allowed_resources(
 
 @lru_cache(maxsize=512)
 def _policy_document(
-    prefix: str, kind: TokenKind, organization_id: str | None, scopes: frozenset[str], overrides: tuple[tuple[str, str], ...]
+    prefix: str,
+    kind: TokenKind,
+    organization_id: str | None,
+    scopes: frozenset[str],
+    overrides: tuple[tuple[str, str], ...],
 ) -> dict[str, Any]:
     resources = allowed_resources(prefix, kind, organization_id, scopes, dict(overrides))
     if resources:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class TokenKind(str, Enum):
+class TokenKind(StrEnum):
     ORGANIZATION = "organization"  # aud = urn:logto:organization:<orgId>
     ORGANIZATION_API = "organization_api"  # aud = API_RESOURCE + organization_id claim
     GLOBAL_API = "global_api"  # aud = API_RESOURCE, no organization_id
@@ -54,7 +54,11 @@ ROUTES: tuple[Route, ...] = (
     Route("list_members", "GET", "/organizations/{organizationId}/members", ORGANIZATION_KINDS, "member:read"),
     Route("add_members", "POST", "/organizations/{organizationId}/members", ORGANIZATION_KINDS, "member:add"),
     Route(
-        "remove_member", "DELETE", "/organizations/{organizationId}/members/{userId}", ORGANIZATION_KINDS, "member:remove"
+        "remove_member",
+        "DELETE",
+        "/organizations/{organizationId}/members/{userId}",
+        ORGANIZATION_KINDS,
+        "member:remove",
     ),
     Route(
         "replace_member_roles",
@@ -64,7 +68,9 @@ ROUTES: tuple[Route, ...] = (
         "role:assign",
     ),
     Route("list_roles", "GET", "/organizations/{organizationId}/roles", ORGANIZATION_KINDS, None),
-    Route("list_invitations", "GET", "/organizations/{organizationId}/invitations", ORGANIZATION_KINDS, "member:invite"),
+    Route(
+        "list_invitations", "GET", "/organizations/{organizationId}/invitations", ORGANIZATION_KINDS, "member:invite"
+    ),
     Route(
         "create_invitation", "POST", "/organizations/{organizationId}/invitations", ORGANIZATION_KINDS, "member:invite"
     ),

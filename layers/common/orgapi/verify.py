@@ -186,11 +186,10 @@ class TokenVerifier:
             if has_org_claim:
                 raise TokenRejected("wrong_audience")  # Logto never adds organization_id to an organization token
             return TokenKind.ORGANIZATION, _organization_id(audience[len(ORGANIZATION_URN_PREFIX) :])
-        if settings_api := self._settings.api_resource:
-            if audience == settings_api:
-                if not has_org_claim:
-                    return TokenKind.GLOBAL_API, None
-                return TokenKind.ORGANIZATION_API, _organization_id(claims["organization_id"])
+        if self._settings.api_resource and audience == self._settings.api_resource:
+            if not has_org_claim:
+                return TokenKind.GLOBAL_API, None
+            return TokenKind.ORGANIZATION_API, _organization_id(claims["organization_id"])
         raise TokenRejected("wrong_audience")
 
 

@@ -1,0 +1,114 @@
+"""The M2M access token for the Management API: client-credentials grant, cached in module memory across invocations
+until shortly before it expires, single-flight, refreshed with a re-read secret when Logto rejects the credentials."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from orgapi.config import Settings
+from orgapi.deadline import Deadline
+from orgapi.errors import UpstreamError
+from orgapi.logto_http import HttpSender, error_for
+from orgapi.observability import logger, metrics
+from orgapi.secrets import M2MCredentials
+
+# Renew this long before `expires_in` runs out (measured from when the token request started), so a token is never
+# used in its last seconds by a request that takes a while.
+EXPIRY_SKEW_SECONDS = 60
+
+
+class M2MTokenProvider:
+    def __init__(
+        self,
+        settings: Settings,
+        sender: HttpSender,
+        load_credentials: Callable[[bool], M2MCredentials],
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._settings, self._sender, self._load_credentials, self._clock = settings, sender, load_credentials, clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.fetches = 0  # token requests made by this process (bench and tests read it)
+
+    def token(self, deadline: Deadline) -> str:
+        token = self._valid_token()
+        if token:
+            return token
+        with self._lock:  # single flight: concurrent callers wait for one token request
+            token = self._valid_token()
+            if token:
+                return token
+            return self._fetch(deadline)
+
+    def invalidate(self, rejected: str | None = None) -> None:
+        """Drop the cached token (after a Management API 401), unless another caller already replaced it."""
+        with self._lock:
+            if rejected is None or rejected == self._token:
+                self._token, self._expires_at = None, 0.0
+
+    def _valid_token(self) -> str | None:
+        return self._token if self._token and self._clock() < self._expires_at else None
+
+    def _fetch(self, deadline: Deadline) -> str:
+        credentials = self._load_credentials(False)
+        response, started = self._request(credentials, deadline)
+        if response.status in (400, 401) and _is_invalid_client(response.body):
+            # The cached secret may have been rotated: read it again, bypassing the cache, and try once more.
+            logger.warning("m2m_credentials_rejected", extra={"status": response.status})
+            credentials = self._load_credentials(True)
+            response, started = self._request(credentials, deadline)
+        if not response.ok:
+            logger.error("m2m_token_request_failed", extra={"status": response.status})
+            if response.status in (400, 401, 403):
+                raise UpstreamError(
+                    "The service cannot authenticate at the identity provider", code="logto_auth_failed"
+                )
+            raise error_for(response)
+        body = response.body if isinstance(response.body, dict) else {}
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise UpstreamError("The identity provider sent no access token", code="logto_bad_response")
+        if body.get("scope") != "all":
+            # Without the Management API `all` permission every call will fail with 403 (Logto issues the token anyway).
+            logger.warning("m2m_token_scope_not_all", extra={"scope": str(body.get("scope"))[:100]})
+        if (
+            isinstance(expires_in, (int, float))
+            and not isinstance(expires_in, bool)
+            and expires_in > 2 * EXPIRY_SKEW_SECONDS
+        ):
+            self._token, self._expires_at = token, started + expires_in - EXPIRY_SKEW_SECONDS
+        else:  # no or very short lifetime: use it for this request only
+            self._token, self._expires_at = None, 0.0
+        return token
+
+    def _request(self, credentials: M2MCredentials, deadline: Deadline):
+        self.fetches += 1
+        metrics.add_metric(name="M2MTokenFetch", unit="Count", value=1)
+        basic = base64.b64encode(
+            f"{quote(credentials.app_id, safe='')}:{quote(credentials.app_secret, safe='')}".encode()
+        ).decode()
+        started = self._clock()
+        response = self._sender.send(
+            "POST",
+            self._settings.token_url,
+            deadline=deadline,
+            retry_unsafe=True,  # a token request creates nothing, so repeating it is safe
+            headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
+            data={
+                "grant_type": "client_credentials",
+                "resource": self._settings.management_api_resource,
+                "scope": "all",
+            },
+        )
+        return response, started
+
+
+def _is_invalid_client(body: object) -> bool:
+    return isinstance(body, dict) and (
+        body.get("error") == "invalid_client" or body.get("code") == "oidc.invalid_client"
+    )

@@ -1,0 +1,160 @@
+"""Logto Management API client: one method per call the operations make (paths and bodies as in notes/logto.md §4).
+
+Every call carries the cached M2M token; a 401 drops it and retries once with a fresh one (nothing ran on a 401).
+Failed calls raise the mapped ApiError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from orgapi.config import Settings
+from orgapi.deadline import Deadline
+from orgapi.logto_http import HttpSender, LogtoResponse, error_for
+from orgapi.m2m import M2MTokenProvider
+from orgapi.observability import logger, metrics
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class ManagementApi:
+    def __init__(self, settings: Settings, sender: HttpSender, tokens: M2MTokenProvider):
+        self._base, self._sender, self._tokens = settings.management_api_url, sender, tokens
+
+    # -- transport ---------------------------------------------------------------------------------------------------
+    def call(
+        self,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        retry_unsafe: bool = False,
+    ) -> LogtoResponse:
+        response = self._send(method, path, deadline, json, params, retry_unsafe)
+        if not response.ok:
+            raise error_for(response)
+        return response
+
+    def _send(self, method, path, deadline, json, params, retry_unsafe) -> LogtoResponse:
+        for attempt in (1, 2):
+            token = self._tokens.token(deadline)
+            started = time.perf_counter()
+            response = self._sender.send(
+                method,
+                f"{self._base}{path}",
+                deadline=deadline,
+                retry_unsafe=retry_unsafe,
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+            metrics.add_metric(name="LogtoLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000)
+            if response.status == 401 and attempt == 1:
+                logger.warning("m2m_token_rejected_by_management_api")
+                self._tokens.invalidate(token)
+                continue
+            if not response.ok:
+                logger.info(
+                    "logto_call_failed",
+                    extra={"method": method, "status": response.status, "logto_code": _code(response.body)},
+                )
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- organizations -------------------------------------------------------------------------------------------------
+    def create_organization(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        return self.call("POST", "/organizations", deadline, json=body).body
+
+    def get_organization(self, organization_id: str, deadline: Deadline) -> dict[str, Any]:
+        return self.call("GET", f"/organizations/{_seg(organization_id)}", deadline).body
+
+    def update_organization(self, organization_id: str, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        return self.call("PATCH", f"/organizations/{_seg(organization_id)}", deadline, json=body).body
+
+    def delete_organization(self, organization_id: str, deadline: Deadline) -> None:
+        self.call("DELETE", f"/organizations/{_seg(organization_id)}", deadline)
+
+    def user_organizations(self, user_id: str, deadline: Deadline) -> list[dict[str, Any]]:
+        return self.call("GET", f"/users/{_seg(user_id)}/organizations", deadline).body or []
+
+    # -- members -------------------------------------------------------------------------------------------------------
+    def list_members(
+        self, organization_id: str, deadline: Deadline, *, page: int, page_size: int, **filters: str
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        params = {"page": page, "page_size": page_size, **filters}
+        response = self.call("GET", f"/organizations/{_seg(organization_id)}/users", deadline, params=params)
+        total = response.headers.get("Total-Number")
+        return response.body or [], int(total) if total and total.isdigit() else None
+
+    def add_members(self, organization_id: str, user_ids: list[str], deadline: Deadline) -> None:
+        # Adding existing members is a no-op in Logto, so a retried POST does no harm.
+        self.call(
+            "POST",
+            f"/organizations/{_seg(organization_id)}/users",
+            deadline,
+            json={"userIds": user_ids},
+            retry_unsafe=True,
+        )
+
+    def remove_member(self, organization_id: str, user_id: str, deadline: Deadline) -> None:
+        self.call("DELETE", f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}", deadline)
+
+    def assign_roles(self, organization_id: str, user_ids: list[str], role_ids: list[str], deadline: Deadline) -> None:
+        self.call(
+            "POST",
+            f"/organizations/{_seg(organization_id)}/users/roles",
+            deadline,
+            json={"userIds": user_ids, "organizationRoleIds": role_ids},
+            retry_unsafe=True,
+        )
+
+    def member_roles(self, organization_id: str, user_id: str, deadline: Deadline) -> list[dict[str, Any]]:
+        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
+        return self.call("GET", path, deadline).body or []
+
+    def replace_member_roles(self, organization_id: str, user_id: str, role_ids: list[str], deadline: Deadline) -> None:
+        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
+        self.call("PUT", path, deadline, json={"organizationRoleIds": role_ids})
+
+    # -- roles ---------------------------------------------------------------------------------------------------------
+    def organization_roles(self, deadline: Deadline) -> list[dict[str, Any]]:
+        """Every organization role with its permissions (the list endpoint is paginated; page through it)."""
+        roles: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self.call("GET", "/organization-roles", deadline, params={"page": page, "page_size": 100})
+            batch = response.body or []
+            roles.extend(batch)
+            total = response.headers.get("Total-Number")
+            if not batch or len(batch) < 100 or (total and total.isdigit() and len(roles) >= int(total)) or page >= 50:
+                return roles
+            page += 1
+
+    # -- invitations ---------------------------------------------------------------------------------------------------
+    def list_invitations(self, organization_id: str, deadline: Deadline) -> list[dict[str, Any]]:
+        return (
+            self.call("GET", "/organization-invitations", deadline, params={"organizationId": organization_id}).body
+            or []
+        )
+
+    def create_invitation(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        return self.call("POST", "/organization-invitations", deadline, json=body).body
+
+    def get_invitation(self, invitation_id: str, deadline: Deadline) -> dict[str, Any]:
+        return self.call("GET", f"/organization-invitations/{_seg(invitation_id)}", deadline).body
+
+    def revoke_invitation(self, invitation_id: str, deadline: Deadline) -> dict[str, Any]:
+        path = f"/organization-invitations/{_seg(invitation_id)}/status"
+        return self.call("PUT", path, deadline, json={"status": "Revoked"}).body
+
+
+def _code(body: Any) -> str:
+    code = body.get("code") if isinstance(body, dict) else None
+    return code[:100] if isinstance(code, str) else ""

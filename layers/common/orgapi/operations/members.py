@@ -1,0 +1,83 @@
+"""List, add and remove members; replace a member's roles. Role grants never exceed the caller's own permissions,
+and no change may leave an organization without a member holding CREATOR_ROLE."""
+
+from __future__ import annotations
+
+from orgapi import views
+from orgapi.api import Request, Result
+from orgapi.deadline import Deadline
+from orgapi.errors import Conflict
+from orgapi.models import AddMembers, MembersQuery, ReplaceMemberRoles
+from orgapi.roles import ensure_no_escalation
+from orgapi.services import Services
+
+PAGE = 100
+
+
+def list_members(request: Request, services: Services) -> Result:
+    query = request.query_as(MembersQuery)
+    filters = {"q": query.q} if query.q else {}
+    members, total = services.logto.list_members(
+        request.path["organizationId"], request.deadline, page=query.page, page_size=query.page_size, **filters
+    )
+    headers = {"Total-Number": str(total)} if total is not None else {}
+    return Result(200, [views.member(m) for m in members if isinstance(m, dict)], headers)
+
+
+def add_members(request: Request, services: Services) -> Result:
+    body = request.body(AddMembers)
+    organization_id = request.path["organizationId"]
+    roles = services.roles.resolve(body.roleNames, request.deadline)
+    ensure_no_escalation(request.caller, roles)
+    services.logto.add_members(organization_id, body.userIds, request.deadline)
+    if roles:
+        services.logto.assign_roles(organization_id, body.userIds, [r.id for r in roles], request.deadline)
+    return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
+
+
+def remove_member(request: Request, services: Services) -> Result:
+    organization_id, user_id = request.path["organizationId"], request.path["userId"]
+    current = services.logto.member_roles(organization_id, user_id, request.deadline)  # 404 when not a member
+    if services.settings.creator_role in _names(current):
+        _ensure_another_creator(services, organization_id, user_id, request.deadline)
+    services.logto.remove_member(organization_id, user_id, request.deadline)
+    return Result(204)
+
+
+def replace_member_roles(request: Request, services: Services) -> Result:
+    body = request.body(ReplaceMemberRoles)
+    organization_id, user_id = request.path["organizationId"], request.path["userId"]
+    roles = services.roles.resolve(body.roleNames, request.deadline)
+    ensure_no_escalation(request.caller, roles)
+    current = services.logto.member_roles(organization_id, user_id, request.deadline)  # 404 when not a member
+    creator = services.settings.creator_role
+    if creator in _names(current) and creator not in {r.name for r in roles}:
+        _ensure_another_creator(services, organization_id, user_id, request.deadline)
+    services.logto.replace_member_roles(organization_id, user_id, [r.id for r in roles], request.deadline)
+    return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
+
+
+def _names(roles: list) -> set[str]:
+    return {r.get("name") for r in roles if isinstance(r, dict)}
+
+
+def _ensure_another_creator(services: Services, organization_id: str, leaving_user: str, deadline: Deadline) -> None:
+    """409 unless some other member holds CREATOR_ROLE (the organization would be left without one)."""
+    creator = services.roles.by_name(services.settings.creator_role, deadline)
+    filters = {"organizationRoleId": creator.id} if creator else {}
+    page = 1
+    while True:
+        members, _ = services.logto.list_members(organization_id, deadline, page=page, page_size=PAGE, **filters)
+        # The role filter narrows the search; each member's roles are still checked in case it was not applied.
+        if any(
+            m.get("id") != leaving_user and services.settings.creator_role in _names(m.get("organizationRoles") or [])
+            for m in members
+            if isinstance(m, dict)
+        ):
+            return
+        if len(members) < PAGE:
+            raise Conflict(
+                f"The organization would have no member with the {services.settings.creator_role} role",
+                code="last_creator",
+            )
+        page += 1

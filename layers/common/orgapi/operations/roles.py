@@ -1,0 +1,11 @@
+"""The organization roles a member can be given, with their permissions."""
+
+from __future__ import annotations
+
+from orgapi.api import Request, Result
+from orgapi.services import Services
+
+
+def list_roles(request: Request, services: Services) -> Result:
+    roles = sorted(services.roles.all(request.deadline), key=lambda role: role.name)
+    return Result(200, [role.view() for role in roles])

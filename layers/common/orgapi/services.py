@@ -1,0 +1,50 @@
+"""The per-process objects every operation shares (settings, HTTP session, M2M token cache, Logto client, role cache).
+
+Built once per execution environment, at cold start, so module memory carries the M2M token across invocations.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import cache
+
+from orgapi.config import Settings, load_settings
+from orgapi.logto_http import HttpSender
+from orgapi.m2m import M2MTokenProvider
+from orgapi.management import ManagementApi
+from orgapi.observability import logger, metrics
+from orgapi.roles import RoleDirectory
+from orgapi.secrets import CredentialsUnavailable, load_m2m_credentials
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    logto: ManagementApi
+    roles: RoleDirectory
+    tokens: M2MTokenProvider
+
+
+def _count_retry(reason: str) -> None:
+    metrics.add_metric(name="LogtoRetry", unit="Count", value=1)
+    logger.info("logto_retry", extra={"reason": reason})
+
+
+@cache
+def services() -> Services:
+    settings = load_settings(require=("M2M_SECRET_ID",))
+
+    def credentials(force: bool):
+        return load_m2m_credentials(settings.m2m_secret_id, settings.m2m_secret_max_age_seconds, force)
+
+    sender = HttpSender(on_retry=_count_retry)
+    tokens = M2MTokenProvider(settings, sender, credentials)
+    logto = ManagementApi(settings, sender, tokens)
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        # Read the secret during init: a missing or malformed secret is logged at startup, not first seen by a user.
+        # A failure here is not fatal; requests then answer 503 until the secret is fixed.
+        with suppress(CredentialsUnavailable):
+            credentials(False)
+    return Services(settings, logto, RoleDirectory(logto, settings.role_cache_seconds), tokens)
