@@ -27,7 +27,7 @@ class Caller:
     def from_authorizer_context(cls, context: dict[str, Any] | None) -> Caller:
         context = context or {}
         try:
-            kind = TokenKind(context.get("tokenKind"))
+            kind = TokenKind(str(context.get("tokenKind")))
             subject = str(context["sub"])
             expires_at = float(context.get("exp", 0))
         except (KeyError, ValueError, TypeError):

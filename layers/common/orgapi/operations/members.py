@@ -58,7 +58,7 @@ def replace_member_roles(request: Request, services: Services) -> Result:
 
 
 def _names(roles: list) -> set[str]:
-    return {r.get("name") for r in roles if isinstance(r, dict)}
+    return {r["name"] for r in roles if isinstance(r, dict) and isinstance(r.get("name"), str)}
 
 
 def _ensure_another_creator(services: Services, organization_id: str, leaving_user: str, deadline: Deadline) -> None:

@@ -1,0 +1,171 @@
+"""SAM CLI's API Gateway emulator, with the gaps that matter for this service closed (notes/aws.md §2):
+
+- the TOKEN authorizer's result cache, keyed by token, honouring ReauthorizeEvery, and the cached policy checked
+  against each request's method ARN (so a policy that is not cache-correct fails here as it would in AWS);
+- an explicit Deny wins over an Allow;
+- an authorizer raising "Unauthorized" is a 401; any other authorizer error or a non-scalar context is a 500;
+- every error API Gateway itself answers uses the template's GatewayResponses bodies.
+
+SAM's internals are used through protected methods, so aws-sam-cli is pinned exactly (requirements-tools.txt) and the
+end-to-end tests fail fast if an upgrade moves them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from io import StringIO
+from typing import Any
+
+from flask import Response, request
+from samcli.lib.utils.stream_writer import StreamWriter
+from samcli.local.apigw.local_apigw_service import LocalApigwService
+from werkzeug.exceptions import HTTPException
+
+
+class GatewayResponded(HTTPException):
+    def __init__(self, response: Response):
+        super().__init__(response=response)
+
+
+def _arn_matches(pattern: str, arn: str) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn) is not None
+
+
+def policy_decision(document: Any, method_arn: str) -> str:
+    """'allow', 'explicit_deny' or 'implicit_deny', as API Gateway evaluates an authorizer policy."""
+    allowed = False
+    for statement in (document or {}).get("Statement", []):
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions):
+            continue
+        if any(_arn_matches(r, method_arn) for r in resources):
+            if statement.get("Effect") == "Deny":
+                return "explicit_deny"
+            if statement.get("Effect") == "Allow":
+                allowed = True
+    return "allow" if allowed else "implicit_deny"
+
+
+class FaithfulApigwService(LocalApigwService):
+    def __init__(self, *args: Any, gateway_responses: dict[str, dict[str, Any]], authorizer_ttls: dict[str, int],
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.gateway_responses, self.authorizer_ttls = gateway_responses, authorizer_ttls
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
+        self.authorizer_invocations = 0
+
+    # -- gateway responses -----------------------------------------------------------------------------------------
+    def gateway_response(self, kind: str, message: str, default_status: int) -> Response:
+        spec = self.gateway_responses.get(kind) or self.gateway_responses.get(
+            "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX") or {}
+        status = int(spec.get("StatusCode") or default_status)
+        template = (spec.get("ResponseTemplates") or {}).get("application/json")
+        if template:
+            body = template.replace("$context.error.messageString", json.dumps(message)).replace(
+                "$context.error.responseType", kind)
+        else:
+            body = json.dumps({"message": message})
+        return Response(body, status=status, mimetype="application/json")
+
+    def create(self) -> None:
+        super().create()
+
+        @self._app.after_request
+        def shape_errors(response: Response) -> Response:
+            # SAM's own error responses (function crashed, bad output...) get the template's error shape too.
+            if response.status_code >= 400 and response.mimetype == "application/json":
+                try:
+                    body = json.loads(response.get_data())
+                except ValueError:
+                    return response
+                if isinstance(body, dict) and "code" not in body and set(body) <= {"message", "Message"}:
+                    kind = "DEFAULT_5XX" if response.status_code >= 500 else "DEFAULT_4XX"
+                    shaped = self.gateway_response(kind, str(body.get("message") or body.get("Message")), response.status_code)
+                    shaped.status_code = response.status_code
+                    return shaped
+            return response
+
+        @self._app.get("/__local/stats")
+        def stats() -> Response:
+            runtime = self.lambda_runner.local_runtime
+            return Response(json.dumps({
+                "authorizerInvocations": self.authorizer_invocations,
+                "functionInvocations": dict(runtime.invocations),
+                "workersStarted": dict(runtime.workers_started),
+            }), mimetype="application/json")
+
+    def _construct_error_handling(self) -> None:
+        super()._construct_error_handling()
+        for code in (404, 405):
+            self._app.register_error_handler(
+                code, lambda *_: self.gateway_response("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", 403))
+
+    def _valid_identity_sources(self, flask_request: Any, route: Any) -> bool:
+        if not super()._valid_identity_sources(flask_request, route):
+            # Missing header or ValidationExpression mismatch: 401 without invoking the authorizer.
+            raise GatewayResponded(self.gateway_response("UNAUTHORIZED", "Unauthorized", 401))
+        return True
+
+    # -- the authorizer ------------------------------------------------------------------------------------------------
+    def _invoke_authorizer(self, function_name: str, event: dict[str, Any]) -> Any:
+        with StringIO() as out:
+            self.lambda_runner.invoke(function_name, json.dumps(event), stdout=StreamWriter(out, auto_flush=True),
+                                      stderr=self.stderr)
+            raw = out.getvalue()
+        with self._cache_lock:
+            self.authorizer_invocations += 1
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def _invoke_parse_lambda_authorizer(self, lambda_authorizer: Any, auth_lambda_event: dict[str, Any],
+                                        route_lambda_event: dict[str, Any], route: Any) -> None:
+        name = lambda_authorizer.authorizer_name
+        token = str(auth_lambda_event.get("authorizationToken", ""))
+        ttl = self.authorizer_ttls.get(name, 300)
+        key = (name, token)
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached and cached[0] > now:
+            result = cached[1]
+        else:
+            result = self._invoke_authorizer(lambda_authorizer.lambda_name, auth_lambda_event)
+            if isinstance(result, dict) and "errorMessage" in result:
+                if result.get("errorMessage") == "Unauthorized":
+                    raise GatewayResponded(self.gateway_response("UNAUTHORIZED", "Unauthorized", 401))
+                raise GatewayResponded(self.gateway_response("AUTHORIZER_FAILURE", "Internal server error", 500))
+            if not self._valid_output(result):
+                raise GatewayResponded(self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", "Internal server error", 500))
+            if ttl > 0:
+                with self._cache_lock:
+                    self._cache[key] = (now + ttl, result)
+        method_arn = self._create_method_arn(request, route.event_type)
+        decision = policy_decision(result.get("policyDocument"), method_arn)
+        if decision == "explicit_deny":
+            raise GatewayResponded(self.gateway_response(
+                "ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny", 403))
+        if decision != "allow":
+            raise GatewayResponded(self.gateway_response("ACCESS_DENIED", "User is not authorized to access this resource", 403))
+        # API Gateway hands context values to the integration as strings.
+        context = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (result.get("context") or {}).items()}
+        context["principalId"] = result.get("principalId")
+        request_context = route_lambda_event.get("requestContext", {})
+        request_context["authorizer"] = context
+        route_lambda_event["requestContext"] = request_context
+
+    @staticmethod
+    def _valid_output(result: Any) -> bool:
+        if not isinstance(result, dict) or not result.get("principalId") or not isinstance(result.get("policyDocument"), dict):
+            return False
+        context = result.get("context") or {}
+        return isinstance(context, dict) and all(isinstance(v, (str, int, float, bool)) for v in context.values())

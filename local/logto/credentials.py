@@ -1,0 +1,4 @@
+"""The stand-in's M2M app (local only: these values are not secrets anywhere else)."""
+
+M2M_APP_ID = "m2m-local-app"
+M2M_APP_SECRET = "local-m2m-secret-0123456789abcdef"

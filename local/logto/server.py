@@ -1,0 +1,548 @@
+"""The Logto stand-in: OIDC (JWKS, client-credentials token endpoint) and the Management API routes the operations call,
+with Logto's status codes, error bodies ({code, message}), pagination headers and validation (notes/logto.md §3-§4).
+
+Extra, for local use only, under /__dev/: mint tokens for the seeded users, inject faults, read request counters.
+
+Run: python -m local.logto.server --port 3001 [--data .local] [--reset]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from flask import Flask, Response, g, request
+from werkzeug.serving import make_server
+
+from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+from local.logto.keys import KeyRing
+from local.logto.store import Store, new_id, now_ms
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class LogtoError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers or {}, mimetype="application/json")
+
+
+def _guard(condition: bool, detail: str) -> None:
+    if not condition:
+        raise LogtoError(400, "guard.invalid_input", "The request body is invalid.", details=detail)
+
+
+def _str_list(body: dict[str, Any], key: str, *, min_items: int = 0, required: bool = True) -> list[str]:
+    value = body.get(key)
+    if value is None and not required:
+        return []
+    _guard(isinstance(value, list) and all(isinstance(v, str) and v for v in value) and len(value) >= min_items,
+           f'Error in key path "{key}": expected an array of strings with at least {min_items} item(s).')
+    return list(dict.fromkeys(value))
+
+
+def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, api_resource: str) -> Flask:
+    app = Flask("logto-stand-in")
+    store = Store(data_dir / "logto.sqlite")
+    keys = KeyRing(data_dir / "logto-keys.json")
+    issuer = f"{issuer_base}/oidc"
+    stats: dict[str, Any] = {"token_requests": 0, "management_requests": 0, "jwks_requests": 0, "routes": {}}
+    faults: list[dict[str, Any]] = []
+    stats_lock = threading.Lock()
+    app.config.update(store=store, keys=keys, issuer=issuer)
+
+    # -- plumbing ------------------------------------------------------------------------------------------------------
+    @app.errorhandler(LogtoError)
+    def logto_error(error: LogtoError) -> Response:
+        return _json({"code": error.code, "message": error.message, **error.extra}, error.status)
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> Response:
+        return _json({"code": "guard.invalid_path", "message": "Not found."}, 404)
+
+    @app.errorhandler(405)
+    def not_allowed(_: Exception) -> Response:
+        return _json({"code": "guard.invalid_method", "message": "Method not allowed."}, 405)
+
+    @app.before_request
+    def count_and_inject_faults() -> Response | None:
+        path = request.path
+        if path.startswith("/__dev/"):
+            return None
+        with stats_lock:
+            kind = ("token_requests" if path == "/oidc/token" else "jwks_requests" if path == "/oidc/jwks"
+                    else "management_requests" if path.startswith("/api/") else None)
+            if kind:
+                stats[kind] += 1
+            key = f"{request.method} {path}"
+            stats["routes"][key] = stats["routes"].get(key, 0) + 1
+            fault = next((f for f in faults if path.startswith(f["pathPrefix"])
+                          and f.get("method", request.method) == request.method and f["times"] != 0), None)
+            if fault:
+                fault["times"] -= 1
+        if fault:
+            time.sleep(fault.get("delayMs", 0) / 1000)
+            if fault.get("status"):
+                headers = {"Retry-After": str(fault["retryAfter"])} if fault.get("retryAfter") is not None else {}
+                return _json({"code": "fault.injected", "message": "Injected fault."}, fault["status"], headers)
+        g.store_lock = store.lock
+        store.lock.acquire()
+        return None
+
+    @app.teardown_request
+    def release(_: BaseException | None) -> None:
+        lock = g.pop("store_lock", None)
+        if lock is not None:
+            lock.release()
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True)
+        _guard(isinstance(data, dict), "Expected a JSON object body.")
+        return data
+
+    def require_m2m() -> None:
+        header = request.headers.get("Authorization", "")
+        if not header:
+            raise LogtoError(401, "auth.authorization_header_missing", "Authorization header is missing.")
+        if not header.startswith("Bearer "):
+            raise LogtoError(401, "auth.authorization_token_type_not_supported", "Authorization type is not supported.")
+        try:
+            claims = keys.verify(header[7:], issuer, management_resource)
+        except Exception:
+            raise LogtoError(401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.") from None
+        if "all" not in str(claims.get("scope", "")).split():
+            raise LogtoError(403, "auth.forbidden", "Forbidden. Please check your permissions.")
+
+    def page_params(required: bool) -> tuple[int, int] | None:
+        raw_page, raw_size = request.args.get("page"), request.args.get("page_size")
+        if not required and raw_page is None and raw_size is None:
+            return None
+        try:
+            page, size = int(raw_page or 1), int(raw_size or 20)
+        except ValueError:
+            raise LogtoError(400, "guard.invalid_pagination", "The pagination value is invalid.") from None
+        if page < 1 or size < 1 or size > 100:
+            raise LogtoError(400, "guard.invalid_pagination", "The pagination value is invalid.")
+        return page, size
+
+    def paginated(items: list[Any], page: tuple[int, int] | None) -> Response:
+        if page is None:
+            return _json(items)
+        number, size = page
+        last = max(1, -(-len(items) // size))
+        base = request.base_url
+        links = [f'<{base}?page=1&page_size={size}>; rel="first"']
+        if number > 1:
+            links.append(f'<{base}?page={number - 1}&page_size={size}>; rel="prev"')
+        if number < last:
+            links.append(f'<{base}?page={number + 1}&page_size={size}>; rel="next"')
+        links.append(f'<{base}?page={last}&page_size={size}>; rel="last"')
+        chunk = items[(number - 1) * size : number * size]
+        return _json(chunk, headers={"Total-Number": str(len(items)), "Link": ", ".join(links)})
+
+    def org_or_404(org_id: str, code: str = "entity.not_exists_with_id") -> sqlite3.Row:
+        row = store.one("SELECT * FROM organizations WHERE id = ?", org_id)
+        if row is None:
+            raise LogtoError(404, code, f"The organizations with ID `{org_id}` does not exist.")
+        return row
+
+    def require_member(org_id: str, user_id: str) -> None:
+        if not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
+            raise LogtoError(422, "organization.require_membership", "The user must be a member of the organization.")
+
+    def fk_violation() -> LogtoError:
+        return LogtoError(422, "entity.relation_foreign_key_not_found", "Cannot find one or more foreign keys.")
+
+    def role_ids_from(data: dict[str, Any]) -> list[str]:
+        ids = _str_list(data, "organizationRoleIds", required=False)
+        names = _str_list(data, "organizationRoleNames", required=False)
+        if names:
+            rows = {r["name"]: r["id"] for r in store.q(
+                f"SELECT id, name FROM org_roles WHERE name IN ({','.join('?' * len(names))})", *names)}
+            missing = [n for n in names if n not in rows]
+            if missing:
+                raise LogtoError(422, "organization.role_names_not_found",
+                                 f"One or more role names were not found: {', '.join(missing)}.")
+            ids += [rows[n] for n in names]
+        return list(dict.fromkeys(ids))
+
+    def check_user_roles(role_ids: list[str]) -> None:
+        for role_id in role_ids:
+            row = store.one("SELECT type FROM org_roles WHERE id = ?", role_id)
+            if row is None:
+                raise fk_violation()
+            if row["type"] != "User":
+                raise LogtoError(422, "entity.db_constraint_violated", "Database constraint violated.")
+
+    # -- OIDC ----------------------------------------------------------------------------------------------------------
+    @app.get("/oidc/jwks")
+    def jwks() -> Response:
+        return _json(keys.jwks, headers={"Cache-Control": "no-cache, max-age=0, must-revalidate"})
+
+    @app.get("/oidc/.well-known/openid-configuration")
+    def discovery() -> Response:
+        return _json({"issuer": issuer, "jwks_uri": f"{issuer}/jwks", "token_endpoint": f"{issuer}/token",
+                      "id_token_signing_alg_values_supported": ["ES384", "RS256"]})
+
+    @app.post("/oidc/token")
+    def token() -> Response:
+        form = request.form
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+                client_id, client_secret = unquote(client_id), unquote(client_secret)
+            except Exception:
+                client_id = None
+
+        def oidc_error(status: int, error: str, description: str) -> Response:
+            return _json({"code": f"oidc.{error}", "message": description, "error": error,
+                          "error_description": description}, status)
+
+        if form.get("grant_type") != "client_credentials":
+            return oidc_error(400, "unsupported_grant_type", "unsupported grant_type requested")
+        if client_id != M2M_APP_ID:
+            return oidc_error(400, "invalid_client", "client is invalid")
+        if client_secret != M2M_APP_SECRET:
+            return oidc_error(401, "invalid_client", "client authentication failed")
+        resource = form.get("resource")
+        if not resource:
+            return oidc_error(400, "invalid_target", "both `resource` and `organization_id` are not provided")
+        if resource != management_resource:
+            return oidc_error(400, "invalid_target", "resource indicator is missing, or unknown")
+        scope = "all" if "all" in (form.get("scope") or "").split() else ""
+        access_token = keys.access_token(issuer, M2M_APP_ID, M2M_APP_ID, management_resource, scope)
+        return _json({"access_token": access_token, "expires_in": 3600, "token_type": "Bearer", "scope": scope})
+
+    # -- organizations -------------------------------------------------------------------------------------------------
+    @app.post("/api/organizations")
+    def create_organization() -> Response:
+        require_m2m()
+        data = body()
+        _guard(isinstance(data.get("name"), str) and 1 <= len(data["name"]) <= 128,
+               'Error in key path "name": (invalid_type) Expected string but received undefined.')
+        _guard(data.get("description") is None or (isinstance(data["description"], str) and len(data["description"]) <= 256),
+               'Error in key path "description": invalid.')
+        _guard(data.get("customData") is None or isinstance(data["customData"], dict), 'Error in key path "customData".')
+        extra = {k: data[k] for k in ("isMfaRequired", "color", "branding", "customCss") if k in data}
+        org_id = new_id()
+        store.db.execute("INSERT INTO organizations VALUES (?,?,?,?,?,?)",
+                         (org_id, data["name"], data.get("description"), json.dumps(data.get("customData") or {}),
+                          json.dumps(extra), now_ms()))
+        return _json(store.organization(org_or_404(org_id)), 201)
+
+    @app.get("/api/organizations/<org_id>")
+    def get_organization(org_id: str) -> Response:
+        require_m2m()
+        return _json(store.organization(org_or_404(org_id)))
+
+    @app.patch("/api/organizations/<org_id>")
+    def update_organization(org_id: str) -> Response:
+        require_m2m()
+        data = body()
+        row = org_or_404(org_id, "entity.not_exists")
+        if "name" in data:
+            _guard(isinstance(data["name"], str) and 1 <= len(data["name"]) <= 128, 'Error in key path "name".')
+        if "description" in data:
+            _guard(data["description"] is None or (isinstance(data["description"], str) and len(data["description"]) <= 256),
+                   'Error in key path "description".')
+        if "customData" in data:
+            _guard(isinstance(data["customData"], dict), 'Error in key path "customData".')
+        store.db.execute(
+            "UPDATE organizations SET name = ?, description = ?, custom_data = ? WHERE id = ?",
+            (data.get("name", row["name"]), data["description"] if "description" in data else row["description"],
+             json.dumps(data["customData"]) if "customData" in data else row["custom_data"], org_id))  # jsonb: replaced
+        return _json(store.organization(org_or_404(org_id)))
+
+    @app.delete("/api/organizations/<org_id>")
+    def delete_organization(org_id: str) -> Response:
+        require_m2m()
+        org_or_404(org_id, "entity.not_found")
+        store.db.execute("DELETE FROM organizations WHERE id = ?", (org_id,))
+        return Response(status=204)
+
+    @app.get("/api/users/<user_id>/organizations")
+    def user_organizations(user_id: str) -> Response:
+        require_m2m()
+        if not store.one("SELECT 1 FROM users WHERE id = ?", user_id):
+            raise LogtoError(404, "entity.not_exists_with_id", f"The users with ID `{user_id}` does not exist.")
+        rows = store.q("SELECT o.* FROM organizations o JOIN members m ON m.org_id = o.id WHERE m.user_id = ? "
+                       "ORDER BY o.created_at", user_id)
+        return _json([{**store.organization(r), "organizationRoles": store.role_refs(r["id"], user_id)} for r in rows])
+
+    # -- members -------------------------------------------------------------------------------------------------------
+    @app.get("/api/organizations/<org_id>/users")
+    def list_members(org_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=True)
+        sql = "SELECT u.* FROM users u JOIN members m ON m.user_id = u.id WHERE m.org_id = ?"
+        args: list[Any] = [org_id]
+        if request.args.get("organizationRoleId"):
+            sql += " AND EXISTS (SELECT 1 FROM member_roles r WHERE r.org_id = m.org_id AND r.user_id = u.id AND r.role_id = ?)"
+            args.append(request.args["organizationRoleId"])
+        if request.args.get("q"):
+            sql += (" AND (u.id LIKE ? OR u.primary_email LIKE ? OR u.username LIKE ? OR u.name LIKE ?)")
+            args += [f"%{request.args['q']}%"] * 4
+        rows = store.q(sql + " ORDER BY u.created_at, u.id", *args)
+        return paginated([store.user(r, org_id) for r in rows], page)
+
+    @app.post("/api/organizations/<org_id>/users")
+    def add_members(org_id: str) -> Response:
+        require_m2m()
+        user_ids = _str_list(body(), "userIds", min_items=1)
+        try:
+            store.db.execute("BEGIN")
+            for user_id in user_ids:
+                store.db.execute("INSERT INTO members VALUES (?,?) ON CONFLICT DO NOTHING", (org_id, user_id))
+            store.db.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            store.db.execute("ROLLBACK")
+            raise fk_violation() from None
+        return _json({"userIds": user_ids}, 201)
+
+    @app.delete("/api/organizations/<org_id>/users/<user_id>")
+    def remove_member(org_id: str, user_id: str) -> Response:
+        require_m2m()
+        if store.db.execute("DELETE FROM members WHERE org_id = ? AND user_id = ?", (org_id, user_id)).rowcount == 0:
+            raise LogtoError(404, "entity.not_found", "The resource does not exist.")
+        return Response(status=204)
+
+    @app.post("/api/organizations/<org_id>/users/roles")
+    def assign_roles(org_id: str) -> Response:
+        require_m2m()
+        data = body()
+        user_ids = _str_list(data, "userIds", min_items=1)
+        role_ids = _str_list(data, "organizationRoleIds", min_items=1)
+        check_user_roles(role_ids)
+        try:
+            store.db.execute("BEGIN")
+            for user_id in user_ids:
+                for role_id in role_ids:
+                    store.db.execute("INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, user_id, role_id))
+            store.db.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            store.db.execute("ROLLBACK")
+            raise fk_violation() from None
+        return Response(status=201)
+
+    @app.get("/api/organizations/<org_id>/users/<user_id>/roles")
+    def member_roles(org_id: str, user_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=False)
+        require_member(org_id, user_id)
+        rows = store.q("SELECT r.* FROM member_roles m JOIN org_roles r ON r.id = m.role_id WHERE m.org_id = ? "
+                       "AND m.user_id = ? ORDER BY r.name", org_id, user_id)
+        return paginated([{"tenantId": "default", "id": r["id"], "name": r["name"], "description": r["description"],
+                           "type": r["type"]} for r in rows], page)
+
+    def set_member_roles(org_id: str, user_id: str, replace: bool) -> list[str]:
+        data = body()
+        require_member(org_id, user_id)
+        role_ids = role_ids_from(data)
+        check_user_roles(role_ids)
+        store.db.execute("BEGIN")
+        if replace:
+            store.db.execute("DELETE FROM member_roles WHERE org_id = ? AND user_id = ?", (org_id, user_id))
+        for role_id in role_ids:
+            store.db.execute("INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, user_id, role_id))
+        store.db.execute("COMMIT")
+        return role_ids
+
+    @app.put("/api/organizations/<org_id>/users/<user_id>/roles")
+    def replace_member_roles(org_id: str, user_id: str) -> Response:
+        require_m2m()
+        set_member_roles(org_id, user_id, replace=True)
+        return Response(status=204)
+
+    @app.post("/api/organizations/<org_id>/users/<user_id>/roles")
+    def add_member_roles(org_id: str, user_id: str) -> Response:
+        require_m2m()
+        return _json({"organizationRoleIds": set_member_roles(org_id, user_id, replace=False)}, 201)
+
+    # -- roles ---------------------------------------------------------------------------------------------------------
+    @app.get("/api/organization-roles")
+    def organization_roles() -> Response:
+        require_m2m()
+        page = page_params(required=True)
+        return paginated([store.role(r) for r in store.q("SELECT * FROM org_roles ORDER BY name")], page)
+
+    # -- invitations ---------------------------------------------------------------------------------------------------
+    @app.get("/api/organization-invitations")
+    def list_invitations() -> Response:
+        require_m2m()
+        sql, args = "SELECT * FROM invitations WHERE 1 = 1", []
+        if request.args.get("organizationId"):
+            sql += " AND org_id = ?"
+            args.append(request.args["organizationId"])
+        if request.args.get("invitee"):
+            sql += " AND lower(invitee) = lower(?)"
+            args.append(request.args["invitee"])
+        return _json([store.invitation(r) for r in store.q(sql + " ORDER BY created_at", *args)])
+
+    @app.post("/api/organization-invitations")
+    def create_invitation() -> Response:
+        require_m2m()
+        data = body()
+        _guard(isinstance(data.get("invitee"), str) and EMAIL.match(data["invitee"]) is not None, 'Error in key path "invitee".')
+        _guard(isinstance(data.get("organizationId"), str), 'Error in key path "organizationId".')
+        _guard(isinstance(data.get("expiresAt"), (int, float)) and not isinstance(data["expiresAt"], bool),
+               'Error in key path "expiresAt".')
+        _guard(data.get("inviterId") is None or isinstance(data["inviterId"], str), 'Error in key path "inviterId".')
+        _guard(data.get("messagePayload", False) is False or isinstance(data["messagePayload"], dict),
+               'Error in key path "messagePayload".')
+        role_ids = _str_list(data, "organizationRoleIds", required=False)
+        if data["expiresAt"] <= now_ms():
+            raise LogtoError(400, "request.invalid_input", "The expiration date should be in the future.")
+        if isinstance(data.get("messagePayload"), dict):
+            raise LogtoError(501, "connector.not_found", "Cannot find any available email connector.")
+        org_id = data["organizationId"]
+        if not store.one("SELECT 1 FROM organizations WHERE id = ?", org_id):
+            raise fk_violation()
+        if store.one("SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? "
+                     "AND lower(u.primary_email) = lower(?)", org_id, data["invitee"]):
+            raise LogtoError(422, "request.invalid_input", "The invitee is already a member of the organization.")
+        check_user_roles(role_ids)
+        invitation_id, now = new_id(), now_ms()
+        try:
+            store.db.execute("BEGIN")
+            store.db.execute("INSERT INTO invitations VALUES (?,?,?,?,?,?,?,?,?)",
+                             (invitation_id, org_id, data.get("inviterId"), data["invitee"], "Pending", None,
+                              int(data["expiresAt"]), now, now))
+            for role_id in role_ids:
+                store.db.execute("INSERT INTO invitation_roles VALUES (?,?)", (invitation_id, role_id))
+            store.db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            store.db.execute("ROLLBACK")
+            if "UNIQUE" in str(exc):
+                raise LogtoError(422, "entity.unique_integrity_violation", "The entity already exists.") from None
+            raise fk_violation() from None
+        return _json(store.invitation(store.one("SELECT * FROM invitations WHERE id = ?", invitation_id)), 201)
+
+    def invitation_or_404(invitation_id: str) -> sqlite3.Row:
+        row = store.one("SELECT * FROM invitations WHERE id = ?", invitation_id)
+        if row is None:
+            raise LogtoError(404, "entity.not_exists_with_id",
+                             f"The organization_invitations with ID `{invitation_id}` does not exist.")
+        return row
+
+    @app.get("/api/organization-invitations/<invitation_id>")
+    def get_invitation(invitation_id: str) -> Response:
+        require_m2m()
+        return _json(store.invitation(invitation_or_404(invitation_id)))
+
+    @app.put("/api/organization-invitations/<invitation_id>/status")
+    def set_invitation_status(invitation_id: str) -> Response:
+        require_m2m()
+        data = body()
+        _guard(data.get("status") in ("Revoked", "Accepted"), 'Error in key path "status".')
+        row = invitation_or_404(invitation_id)
+        if store.invitation(row)["status"] != "Pending":
+            raise LogtoError(422, "request.invalid_input", "The status of the invitation cannot be changed anymore.")
+        if data["status"] == "Accepted":
+            raise LogtoError(422, "request.invalid_input", "Accepting is not supported by the stand-in.")
+        store.db.execute("UPDATE invitations SET status = 'Revoked', updated_at = ? WHERE id = ?", (now_ms(), invitation_id))
+        return _json(store.invitation(invitation_or_404(invitation_id)))
+
+    @app.delete("/api/organization-invitations/<invitation_id>")
+    def delete_invitation(invitation_id: str) -> Response:
+        require_m2m()
+        invitation_or_404(invitation_id)
+        store.db.execute("DELETE FROM invitations WHERE id = ?", (invitation_id,))
+        return Response(status=204)
+
+    # -- local-only helpers --------------------------------------------------------------------------------------------
+    @app.post("/__dev/tokens")
+    def mint() -> Response:
+        """Mint a user token the way Logto would issue it (scopes = requested ∩ what the user's roles grant)."""
+        data = request.get_json(silent=True) or {}
+        kind, user_id = data.get("kind"), data.get("userId")
+        user = store.one("SELECT * FROM users WHERE id = ?", user_id)
+        if user is None:
+            return _json({"message": f"unknown user {user_id!r}"}, 400)
+        org_id = data.get("organizationId")
+        if kind in ("organization", "organization_api"):
+            if not org_id or not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
+                return _json({"message": "user is not a member of the organization"}, 403)
+            granted = store.scopes_of(org_id, user_id, "org" if kind == "organization" else "api")
+        elif kind == "global_api":
+            granted = set(user["global_scopes"].split())
+        else:
+            return _json({"message": "kind must be organization, organization_api or global_api"}, 400)
+        requested = data.get("scopes")
+        scopes = granted if requested is None else granted & set(requested)
+        aud = f"urn:logto:organization:{org_id}" if kind == "organization" else api_resource
+        extra = {"organization_id": org_id} if kind == "organization_api" else {}
+        token = keys.access_token(issuer, user_id, "local-spa", aud, " ".join(sorted(scopes)),
+                                  ttl=int(data.get("expiresIn", 3600)), alg=data.get("alg", "ES384"), **extra)
+        return _json({"token": token, "scope": " ".join(sorted(scopes)), "aud": aud})
+
+    @app.post("/__dev/sign")
+    def sign() -> Response:
+        """Sign arbitrary claims with the tenant key (tests of the authorizer's claim rules)."""
+        data = request.get_json(silent=True) or {}
+        return _json({"token": keys.sign(data.get("claims", {}), data.get("alg", "ES384"), data.get("header"))})
+
+    @app.get("/__dev/stats")
+    def read_stats() -> Response:
+        with stats_lock:
+            return _json(json.loads(json.dumps(stats)))
+
+    @app.post("/__dev/faults")
+    def add_fault() -> Response:
+        data = request.get_json(silent=True) or {}
+        with stats_lock:
+            faults.append({"pathPrefix": data.get("pathPrefix", "/api/"), "times": int(data.get("times", 1)),
+                           **{k: data[k] for k in ("method", "status", "retryAfter", "delayMs") if k in data}})
+        return _json({"faults": len(faults)}, 201)
+
+    @app.delete("/__dev/faults")
+    def clear_faults() -> Response:
+        with stats_lock:
+            faults.clear()
+        return Response(status=204)
+
+    @app.get("/__dev/info")
+    def info() -> Response:
+        users = [{"id": r["id"], "email": r["primary_email"], "globalScopes": r["global_scopes"]}
+                 for r in store.q("SELECT * FROM users ORDER BY id")]
+        orgs = [{"id": r["id"], "name": r["name"]} for r in store.q("SELECT * FROM organizations ORDER BY created_at")]
+        return _json({"issuer": issuer, "apiResource": api_resource, "managementApiResource": management_resource,
+                      "m2mAppId": M2M_APP_ID, "users": users, "organizations": orgs})
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3001)
+    parser.add_argument("--data", type=Path, default=Path(".local"))
+    parser.add_argument("--reset", action="store_true", help="forget all state (users, organizations, keys)")
+    parser.add_argument("--management-resource", default="https://default.logto.app/api")
+    parser.add_argument("--api-resource", default="https://api.example.com/org")
+    args = parser.parse_args()
+    if args.reset:
+        for name in ("logto.sqlite", "logto-keys.json"):
+            (args.data / name).unlink(missing_ok=True)
+    app = create_app(args.data, issuer_base=f"http://{args.host}:{args.port}", management_resource=args.management_resource,
+                     api_resource=args.api_resource)
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(f"logto stand-in listening on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
