@@ -54,7 +54,7 @@ local: venv tools ## run the API locally on http://127.0.0.1:$(PORT) (Ctrl-C sto
 	@PYTHONPATH=. $(TOOLS_PY) -m local.serve --port $(PORT) --app-python $(PY) $(if $(RESET),--reset,)
 
 token: venv ## mint a token from `make local`: make token KIND=org|org-api|global AS=alice [ORG=id] [SCOPES="a b"]
-	@PYTHONPATH=. $(PY) -m local.token $(or $(KIND),org) --user $(or $(AS),alice) $(if $(ORG),--org $(ORG),) $(if $(SCOPES),--scopes "$(SCOPES)",)
+	@PYTHONPATH=. $(PY) -m local.mint $(or $(KIND),org) --user $(or $(AS),alice) $(if $(ORG),--org $(ORG),) $(if $(SCOPES),--scopes "$(SCOPES)",)
 
 bench: venv ## authorizer and operation benchmarks (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/run.py

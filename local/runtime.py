@@ -29,7 +29,7 @@ class Worker:
             paths += [os.path.join(root, "python"), root]
         env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
         self.proc = subprocess.Popen(
-            [python, WORKER, config.name, config.handler, str(config.memory), str(config.timeout)],
+            [python, "-P", WORKER, config.name, config.handler, str(config.memory), str(config.timeout)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log or None, env=env, cwd=config.code_abs_path,
             text=True, bufsize=1,
         )

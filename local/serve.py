@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".local"
 SECRET_NAME = "logto-org-api/local/m2m"
 IDEMPOTENCY_TABLE = "logto-org-api-local-idempotency"
 DEFAULT_API_RESOURCE = "https://api.example.com/org"
@@ -86,9 +85,10 @@ class LocalStack:
         self.args = args
         self.children: list[subprocess.Popen] = []
         self.runtime: Any = None
-        DATA.mkdir(exist_ok=True)
-        (DATA / "logs").mkdir(exist_ok=True)
-        self.log = open(DATA / "logs" / "local.log", "a", buffering=1)  # noqa: SIM115 - closed in stop()
+        self.data = Path(args.data).resolve()
+        self.data.mkdir(parents=True, exist_ok=True)
+        (self.data / "logs").mkdir(exist_ok=True)
+        self.log = open(self.data / "logs" / "local.log", "a", buffering=1)  # noqa: SIM115 - closed in stop()
 
     def spawn(self, *argv: str, what: str) -> subprocess.Popen:
         proc = subprocess.Popen(list(argv), cwd=ROOT, stdout=self.log, stderr=self.log, start_new_session=True,
@@ -121,7 +121,7 @@ class LocalStack:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
         port = self.args.logto_port or free_port()
-        argv = [self.args.app_python, "-m", "local.logto.server", "--port", str(port), "--data", str(DATA),
+        argv = [self.args.app_python, "-m", "local.logto.server", "--port", str(port), "--data", str(self.data),
                 "--api-resource", api_resource]
         if self.args.reset:
             argv.append("--reset")
@@ -144,7 +144,7 @@ class LocalStack:
                       "M2MSecretArn": SECRET_NAME, "ReauthorizeEvery": str(self.args.reauthorize_every),
                       "CreatorRole": env["CREATOR_ROLE"]}
         stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameters)
-        log = None if self.args.verbose else open(DATA / "logs" / "functions.log", "a", buffering=1)  # noqa: SIM115
+        log = None if self.args.verbose else open(self.data / "logs" / "functions.log", "a", buffering=1)  # noqa: SIM115
         self.runtime = SubprocessRuntime(
             self.args.app_python,
             extra_env={"AWS_ENDPOINT_URL": aws_url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="warm workers per function (Lambda concurrency)")
     parser.add_argument("--reset", action="store_true", help="start the Logto stand-in from its seed")
     parser.add_argument("--verbose", action="store_true", help="function logs to the terminal")
+    parser.add_argument("--data", default=str(ROOT / ".local"), help="state and logs folder")
     args = parser.parse_args()
     args.app_python = os.path.abspath(args.app_python)  # workers run with the function folder as cwd
 
@@ -246,7 +247,7 @@ def main() -> None:
 
         server = make_server("127.0.0.1", args.port, service._app, threaded=True)
         url = f"http://127.0.0.1:{args.port}"
-        (DATA / "run.json").write_text(json.dumps({"url": url, "logto": logto_url, "external": external,
+        (stack.data / "run.json").write_text(json.dumps({"url": url, "logto": logto_url, "external": external,
                                                    "apiResource": api_resource}))
         print(banner(url, logto_url, external), flush=True)
         server.serve_forever()

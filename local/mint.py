@@ -1,8 +1,8 @@
 """Mint a token from the running local Logto stand-in for one of its seeded users.
 
-  python -m local.token org --user alice --org demo0org0001          # organization token
-  python -m local.token org-api --user alice --org demo0org0001      # organization-scoped API token
-  python -m local.token global --user carol                         # global API token (org:create)
+  python -m local.mint org --user alice --org demo0org0001          # organization token
+  python -m local.mint org-api --user alice --org demo0org0001      # organization-scoped API token
+  python -m local.mint global --user carol                         # global API token (org:create)
   ... [--scopes "member:read org:update"] [--expires-in 60] [--alg RS256]
 
 Scopes are what the user's roles grant (intersected with --scopes), as Logto issues them. Prints only the token.
