@@ -54,8 +54,9 @@ def policy_decision(document: Any, method_arn: str) -> str:
 
 
 class FaithfulApigwService(LocalApigwService):
-    def __init__(self, *args: Any, gateway_responses: dict[str, dict[str, Any]], authorizer_ttls: dict[str, int],
-                 **kwargs: Any):
+    def __init__(
+        self, *args: Any, gateway_responses: dict[str, dict[str, Any]], authorizer_ttls: dict[str, int], **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         self.gateway_responses, self.authorizer_ttls = gateway_responses, authorizer_ttls
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
@@ -64,13 +65,17 @@ class FaithfulApigwService(LocalApigwService):
 
     # -- gateway responses -----------------------------------------------------------------------------------------
     def gateway_response(self, kind: str, message: str, default_status: int) -> Response:
-        spec = self.gateway_responses.get(kind) or self.gateway_responses.get(
-            "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX") or {}
+        spec = (
+            self.gateway_responses.get(kind)
+            or self.gateway_responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
+            or {}
+        )
         status = int(spec.get("StatusCode") or default_status)
         template = (spec.get("ResponseTemplates") or {}).get("application/json")
         if template:
             body = template.replace("$context.error.messageString", json.dumps(message)).replace(
-                "$context.error.responseType", kind)
+                "$context.error.responseType", kind
+            )
         else:
             body = json.dumps({"message": message})
         return Response(body, status=status, mimetype="application/json")
@@ -88,7 +93,9 @@ class FaithfulApigwService(LocalApigwService):
                     return response
                 if isinstance(body, dict) and "code" not in body and set(body) <= {"message", "Message"}:
                     kind = "DEFAULT_5XX" if response.status_code >= 500 else "DEFAULT_4XX"
-                    shaped = self.gateway_response(kind, str(body.get("message") or body.get("Message")), response.status_code)
+                    shaped = self.gateway_response(
+                        kind, str(body.get("message") or body.get("Message")), response.status_code
+                    )
                     shaped.status_code = response.status_code
                     return shaped
             return response
@@ -96,17 +103,24 @@ class FaithfulApigwService(LocalApigwService):
         @self._app.get("/__local/stats")
         def stats() -> Response:
             runtime = self.lambda_runner.local_runtime
-            return Response(json.dumps({
-                "authorizerInvocations": self.authorizer_invocations,
-                "functionInvocations": dict(runtime.invocations),
-                "workersStarted": dict(runtime.workers_started),
-            }), mimetype="application/json")
+            return Response(
+                json.dumps(
+                    {
+                        "authorizerInvocations": self.authorizer_invocations,
+                        "functionInvocations": dict(runtime.invocations),
+                        "workersStarted": dict(runtime.workers_started),
+                    }
+                ),
+                mimetype="application/json",
+            )
 
     def _construct_error_handling(self) -> None:
         super()._construct_error_handling()
         for code in (404, 405):
             self._app.register_error_handler(
-                code, lambda *_: self.gateway_response("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", 403))
+                code,
+                lambda *_: self.gateway_response("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", 403),
+            )
 
     def _valid_identity_sources(self, flask_request: Any, route: Any) -> bool:
         if not super()._valid_identity_sources(flask_request, route):
@@ -117,8 +131,9 @@ class FaithfulApigwService(LocalApigwService):
     # -- the authorizer ------------------------------------------------------------------------------------------------
     def _invoke_authorizer(self, function_name: str, event: dict[str, Any]) -> Any:
         with StringIO() as out:
-            self.lambda_runner.invoke(function_name, json.dumps(event), stdout=StreamWriter(out, auto_flush=True),
-                                      stderr=self.stderr)
+            self.lambda_runner.invoke(
+                function_name, json.dumps(event), stdout=StreamWriter(out, auto_flush=True), stderr=self.stderr
+            )
             raw = out.getvalue()
         with self._cache_lock:
             self.authorizer_invocations += 1
@@ -127,8 +142,9 @@ class FaithfulApigwService(LocalApigwService):
         except ValueError:
             return None
 
-    def _invoke_parse_lambda_authorizer(self, lambda_authorizer: Any, auth_lambda_event: dict[str, Any],
-                                        route_lambda_event: dict[str, Any], route: Any) -> None:
+    def _invoke_parse_lambda_authorizer(
+        self, lambda_authorizer: Any, auth_lambda_event: dict[str, Any], route_lambda_event: dict[str, Any], route: Any
+    ) -> None:
         name = lambda_authorizer.authorizer_name
         token = str(auth_lambda_event.get("authorizationToken", ""))
         ttl = self.authorizer_ttls.get(name, 300)
@@ -145,19 +161,28 @@ class FaithfulApigwService(LocalApigwService):
                     raise GatewayResponded(self.gateway_response("UNAUTHORIZED", "Unauthorized", 401))
                 raise GatewayResponded(self.gateway_response("AUTHORIZER_FAILURE", "Internal server error", 500))
             if not self._valid_output(result):
-                raise GatewayResponded(self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", "Internal server error", 500))
+                raise GatewayResponded(
+                    self.gateway_response("AUTHORIZER_CONFIGURATION_ERROR", "Internal server error", 500)
+                )
             if ttl > 0:
                 with self._cache_lock:
                     self._cache[key] = (now + ttl, result)
         method_arn = self._create_method_arn(request, route.event_type)
         decision = policy_decision(result.get("policyDocument"), method_arn)
         if decision == "explicit_deny":
-            raise GatewayResponded(self.gateway_response(
-                "ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny", 403))
+            raise GatewayResponded(
+                self.gateway_response(
+                    "ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny", 403
+                )
+            )
         if decision != "allow":
-            raise GatewayResponded(self.gateway_response("ACCESS_DENIED", "User is not authorized to access this resource", 403))
+            raise GatewayResponded(
+                self.gateway_response("ACCESS_DENIED", "User is not authorized to access this resource", 403)
+            )
         # API Gateway hands context values to the integration as strings.
-        context = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (result.get("context") or {}).items()}
+        context = {
+            k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (result.get("context") or {}).items()
+        }
         context["principalId"] = result.get("principalId")
         request_context = route_lambda_event.get("requestContext", {})
         request_context["authorizer"] = context
@@ -165,7 +190,11 @@ class FaithfulApigwService(LocalApigwService):
 
     @staticmethod
     def _valid_output(result: Any) -> bool:
-        if not isinstance(result, dict) or not result.get("principalId") or not isinstance(result.get("policyDocument"), dict):
+        if (
+            not isinstance(result, dict)
+            or not result.get("principalId")
+            or not isinstance(result.get("policyDocument"), dict)
+        ):
             return False
         context = result.get("context") or {}
         return isinstance(context, dict) and all(isinstance(v, (str, int, float, bool)) for v in context.values())

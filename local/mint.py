@@ -36,14 +36,20 @@ def main() -> None:
         sys.exit("error: the local stack is not running; start it with `make local`")
     if info.get("external"):
         sys.exit("error: `make local` is using your own Logto (LOGTO_ENDPOINT); get tokens from your app")
-    body = {"kind": KINDS[args.kind], "userId": args.user, "organizationId": args.org, "expiresIn": args.expires_in,
-            "alg": args.alg}
+    body = {
+        "kind": KINDS[args.kind],
+        "userId": args.user,
+        "organizationId": args.org,
+        "expiresIn": args.expires_in,
+        "alg": args.alg,
+    }
     if args.scopes is not None:
         body["scopes"] = args.scopes.split()
-    request = urllib.request.Request(f"{info['logto']}/__dev/tokens", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{info['logto']}/__dev/tokens", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - the local stand-in's URL
+        with urllib.request.urlopen(request, timeout=5) as response:
             print(json.load(response)["token"])
     except urllib.error.HTTPError as error:
         sys.exit(f"error: {json.load(error).get('message', error.reason)}")

@@ -16,7 +16,7 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 WORKER = str(Path(__file__).with_name("worker.py"))
 
@@ -30,8 +30,13 @@ class Worker:
         env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
         self.proc = subprocess.Popen(
             [python, "-P", WORKER, config.name, config.handler, str(config.memory), str(config.timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log or None, env=env, cwd=config.code_abs_path,
-            text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log or None,
+            env=env,
+            cwd=config.code_abs_path,
+            text=True,
+            bufsize=1,
         )
 
     def invoke(self, event: str, timeout: float) -> dict[str, Any]:
@@ -41,7 +46,9 @@ class Worker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.stop()
-            return {"err": {"errorMessage": f"Task timed out after {timeout:.2f} seconds", "errorType": "Sandbox.Timedout"}}
+            return {
+                "err": {"errorMessage": f"Task timed out after {timeout:.2f} seconds", "errorType": "Sandbox.Timedout"}
+            }
         line = self.proc.stdout.readline()
         if not line:
             self.stop()
@@ -59,8 +66,9 @@ class Worker:
 
 
 class SubprocessRuntime:
-    def __init__(self, python: str, extra_env: dict[str, str] | None = None, max_workers: int = 4,
-                 log: IO[str] | None = None):
+    def __init__(
+        self, python: str, extra_env: dict[str, str] | None = None, max_workers: int = 4, log: IO[str] | None = None
+    ):
         self.python, self.extra_env, self.max_workers, self.log = python, extra_env or {}, max_workers, log
         self._idle: dict[str, list[Worker]] = {}
         self._count: Counter[str] = Counter()
@@ -105,8 +113,9 @@ class SubprocessRuntime:
                 self._count[config.full_path] -= 1
             self._cond.notify()
 
-    def invoke(self, function_config: Any, event: str, tenant_id: Any = None, stdout: Any = None, stderr: Any = None,
-               **_: Any) -> None:
+    def invoke(
+        self, function_config: Any, event: str, tenant_id: Any = None, stdout: Any = None, stderr: Any = None, **_: Any
+    ) -> None:
         worker = self._acquire(function_config)
         try:
             result = worker.invoke(event, float(function_config.timeout))

@@ -91,8 +91,14 @@ class LocalStack:
         self.log = open(self.data / "logs" / "local.log", "a", buffering=1)  # noqa: SIM115 - closed in stop()
 
     def spawn(self, *argv: str, what: str) -> subprocess.Popen:
-        proc = subprocess.Popen(list(argv), cwd=ROOT, stdout=self.log, stderr=self.log, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         self.children.append(proc)
         return proc
 
@@ -106,23 +112,41 @@ class LocalStack:
     def seed_aws(self, aws_url: str, app_id: str, app_secret: str) -> None:
         import boto3
 
-        options = {"endpoint_url": aws_url, "region_name": REGION, "aws_access_key_id": "local",
-                   "aws_secret_access_key": "local"}
+        options = {
+            "endpoint_url": aws_url,
+            "region_name": REGION,
+            "aws_access_key_id": "local",
+            "aws_secret_access_key": "local",
+        }
         boto3.client("secretsmanager", **options).create_secret(
-            Name=SECRET_NAME, SecretString=json.dumps({"appId": app_id, "appSecret": app_secret}))
+            Name=SECRET_NAME, SecretString=json.dumps({"appId": app_id, "appSecret": app_secret})
+        )
         dynamodb = boto3.client("dynamodb", **options)
-        dynamodb.create_table(TableName=IDEMPOTENCY_TABLE, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-        dynamodb.update_time_to_live(TableName=IDEMPOTENCY_TABLE,
-                                     TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+        dynamodb.create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        dynamodb.update_time_to_live(
+            TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
 
     def start_logto(self, api_resource: str) -> tuple[str, str, str]:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
         port = self.args.logto_port or free_port()
-        argv = [self.args.app_python, "-m", "local.logto.server", "--port", str(port), "--data", str(self.data),
-                "--api-resource", api_resource]
+        argv = [
+            self.args.app_python,
+            "-m",
+            "local.logto.server",
+            "--port",
+            str(port),
+            "--data",
+            str(self.data),
+            "--api-resource",
+            api_resource,
+        ]
         if self.args.reset:
             argv.append("--reset")
         proc = self.spawn(*argv, what="logto")
@@ -140,23 +164,46 @@ class LocalStack:
         from local.runtime import SubprocessRuntime
 
         template = ROOT / "template.yaml"
-        parameters = {"LogtoEndpoint": env["LOGTO_ENDPOINT"], "ApiResource": env["API_RESOURCE"],
-                      "M2MSecretArn": SECRET_NAME, "ReauthorizeEvery": str(self.args.reauthorize_every),
-                      "CreatorRole": env["CREATOR_ROLE"]}
+        parameters = {
+            "LogtoEndpoint": env["LOGTO_ENDPOINT"],
+            "ApiResource": env["API_RESOURCE"],
+            "M2MSecretArn": SECRET_NAME,
+            "ReauthorizeEvery": str(self.args.reauthorize_every),
+            "CreatorRole": env["CREATOR_ROLE"],
+        }
         stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameters)
         log = None if self.args.verbose else open(self.data / "logs" / "functions.log", "a", buffering=1)  # noqa: SIM115
         self.runtime = SubprocessRuntime(
             self.args.app_python,
-            extra_env={"AWS_ENDPOINT_URL": aws_url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                       "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_SAM_LOCAL": "true"},
-            max_workers=self.args.workers, log=log)
-        runner = LocalLambdaRunner(local_runtime=self.runtime, function_provider=SamFunctionProvider(stacks),
-                                   cwd=str(ROOT), real_path=str(ROOT), aws_region=REGION,
-                                   env_vars_values={"Parameters": env})
+            extra_env={
+                "AWS_ENDPOINT_URL": aws_url,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_SAM_LOCAL": "true",
+            },
+            max_workers=self.args.workers,
+            log=log,
+        )
+        runner = LocalLambdaRunner(
+            local_runtime=self.runtime,
+            function_provider=SamFunctionProvider(stacks),
+            cwd=str(ROOT),
+            real_path=str(ROOT),
+            aws_region=REGION,
+            env_vars_values={"Parameters": env},
+        )
         ttls, responses = template_settings(template, parameters)
-        service = FaithfulApigwService(api=ApiProvider(stacks, cwd=str(ROOT)).api, lambda_runner=runner,
-                                       port=self.args.port, host="127.0.0.1", stderr=None,
-                                       gateway_responses=responses, authorizer_ttls=ttls)
+        service = FaithfulApigwService(
+            api=ApiProvider(stacks, cwd=str(ROOT)).api,
+            lambda_runner=runner,
+            port=self.args.port,
+            host="127.0.0.1",
+            stderr=None,
+            gateway_responses=responses,
+            authorizer_ttls=ttls,
+        )
         service.create()
         return service
 
@@ -204,7 +251,7 @@ def banner(url: str, logto_url: str, external: bool) -> str:
             f'  curl -s -H "Authorization: Bearer $TOKEN" {url}/organizations/demo0org0001/members',
             "  TOKEN=$(make -s token KIND=global AS=carol)",
             f'  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" '
-            f"-d '{{\"name\":\"Carol Co\"}}' {url}/organizations",
+            f'-d \'{{"name":"Carol Co"}}\' {url}/organizations',
         ]
     lines += ["", "Function logs: .local/logs/functions.log   Ctrl-C stops everything."]
     return "\n".join(lines)
@@ -247,8 +294,9 @@ def main() -> None:
 
         server = make_server("127.0.0.1", args.port, service._app, threaded=True)
         url = f"http://127.0.0.1:{args.port}"
-        (stack.data / "run.json").write_text(json.dumps({"url": url, "logto": logto_url, "external": external,
-                                                   "apiResource": api_resource}))
+        (stack.data / "run.json").write_text(
+            json.dumps({"url": url, "logto": logto_url, "external": external, "apiResource": api_resource})
+        )
         print(banner(url, logto_url, external), flush=True)
         server.serve_forever()
     except StartupError as error:

@@ -49,7 +49,12 @@ class KeyRing:
     def _public_jwk(key: Any) -> dict[str, Any]:
         numbers = key.public_key().public_numbers()
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            jwk = {"kty": "EC", "crv": "P-384", "x": _b64(numbers.x.to_bytes(48, "big")), "y": _b64(numbers.y.to_bytes(48, "big"))}
+            jwk = {
+                "kty": "EC",
+                "crv": "P-384",
+                "x": _b64(numbers.x.to_bytes(48, "big")),
+                "y": _b64(numbers.y.to_bytes(48, "big")),
+            }
         else:
             n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
             jwk = {"kty": "RSA", "n": _b64(n), "e": _b64(numbers.e.to_bytes(3, "big"))}
@@ -57,20 +62,45 @@ class KeyRing:
 
     def pem(self, alg: str) -> str:
         key = self.ec if alg == "ES384" else self.rsa
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
 
     def sign(self, claims: dict[str, Any], alg: str = "ES384", header: dict[str, Any] | None = None) -> str:
         headers = {"kid": self.kid[alg], "typ": "at+jwt", **(header or {})}
         return jwt.encode(claims, self.pem(alg), algorithm=alg, headers=headers)
 
     def verify(self, token: str, issuer: str, audience: str) -> dict[str, Any]:
-        return jwt.decode(token, self.jwks, algorithms=["ES384", "RS256"], issuer=issuer, audience=audience,
-                          options={"require_exp": True, "require_aud": True, "require_sub": True})
+        return jwt.decode(
+            token,
+            self.jwks,
+            algorithms=["ES384", "RS256"],
+            issuer=issuer,
+            audience=audience,
+            options={"require_exp": True, "require_aud": True, "require_sub": True},
+        )
 
-    def access_token(self, issuer: str, sub: str, client_id: str, aud: str, scope: str, ttl: int = 3600,
-                     alg: str = "ES384", **extra: Any) -> str:
+    def access_token(
+        self,
+        issuer: str,
+        sub: str,
+        client_id: str,
+        aud: str,
+        scope: str,
+        ttl: int = 3600,
+        alg: str = "ES384",
+        **extra: Any,
+    ) -> str:
         now = int(time.time())
-        claims = {"jti": _b64(hashlib.sha256(f"{now}{sub}{time.perf_counter_ns()}".encode()).digest()[:12]),
-                  "sub": sub, "iat": now, "exp": now + ttl, "scope": scope, "client_id": client_id, "iss": issuer,
-                  "aud": aud, **extra}
+        claims = {
+            "jti": _b64(hashlib.sha256(f"{now}{sub}{time.perf_counter_ns()}".encode()).digest()[:12]),
+            "sub": sub,
+            "iat": now,
+            "exp": now + ttl,
+            "scope": scope,
+            "client_id": client_id,
+            "iss": issuer,
+            "aud": aud,
+            **extra,
+        }
         return self.sign(claims, alg)

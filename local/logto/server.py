@@ -48,8 +48,10 @@ def _str_list(body: dict[str, Any], key: str, *, min_items: int = 0, required: b
     value = body.get(key)
     if value is None and not required:
         return []
-    _guard(isinstance(value, list) and all(isinstance(v, str) and v for v in value) and len(value) >= min_items,
-           f'Error in key path "{key}": expected an array of strings with at least {min_items} item(s).')
+    _guard(
+        isinstance(value, list) and all(isinstance(v, str) and v for v in value) and len(value) >= min_items,
+        f'Error in key path "{key}": expected an array of strings with at least {min_items} item(s).',
+    )
     return list(dict.fromkeys(value))
 
 
@@ -82,14 +84,29 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         if path.startswith("/__dev/"):
             return None
         with stats_lock:
-            kind = ("token_requests" if path == "/oidc/token" else "jwks_requests" if path == "/oidc/jwks"
-                    else "management_requests" if path.startswith("/api/") else None)
+            kind = (
+                "token_requests"
+                if path == "/oidc/token"
+                else "jwks_requests"
+                if path == "/oidc/jwks"
+                else "management_requests"
+                if path.startswith("/api/")
+                else None
+            )
             if kind:
                 stats[kind] += 1
             key = f"{request.method} {path}"
             stats["routes"][key] = stats["routes"].get(key, 0) + 1
-            fault = next((f for f in faults if path.startswith(f["pathPrefix"])
-                          and f.get("method", request.method) == request.method and f["times"] != 0), None)
+            fault = next(
+                (
+                    f
+                    for f in faults
+                    if path.startswith(f["pathPrefix"])
+                    and f.get("method", request.method) == request.method
+                    and f["times"] != 0
+                ),
+                None,
+            )
             if fault:
                 fault["times"] -= 1
         if fault:
@@ -121,7 +138,9 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         try:
             claims = keys.verify(header[7:], issuer, management_resource)
         except Exception:
-            raise LogtoError(401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.") from None
+            raise LogtoError(
+                401, "auth.unauthorized", "Unauthorized. Please check credentials and its scope."
+            ) from None
         if "all" not in str(claims.get("scope", "")).split():
             raise LogtoError(403, "auth.forbidden", "Forbidden. Please check your permissions.")
 
@@ -169,12 +188,17 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         ids = _str_list(data, "organizationRoleIds", required=False)
         names = _str_list(data, "organizationRoleNames", required=False)
         if names:
-            rows = {r["name"]: r["id"] for r in store.q(
-                f"SELECT id, name FROM org_roles WHERE name IN ({','.join('?' * len(names))})", *names)}
+            rows = {
+                r["name"]: r["id"]
+                for r in store.q(f"SELECT id, name FROM org_roles WHERE name IN ({','.join('?' * len(names))})", *names)
+            }
             missing = [n for n in names if n not in rows]
             if missing:
-                raise LogtoError(422, "organization.role_names_not_found",
-                                 f"One or more role names were not found: {', '.join(missing)}.")
+                raise LogtoError(
+                    422,
+                    "organization.role_names_not_found",
+                    f"One or more role names were not found: {', '.join(missing)}.",
+                )
             ids += [rows[n] for n in names]
         return list(dict.fromkeys(ids))
 
@@ -193,8 +217,14 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
 
     @app.get("/oidc/.well-known/openid-configuration")
     def discovery() -> Response:
-        return _json({"issuer": issuer, "jwks_uri": f"{issuer}/jwks", "token_endpoint": f"{issuer}/token",
-                      "id_token_signing_alg_values_supported": ["ES384", "RS256"]})
+        return _json(
+            {
+                "issuer": issuer,
+                "jwks_uri": f"{issuer}/jwks",
+                "token_endpoint": f"{issuer}/token",
+                "id_token_signing_alg_values_supported": ["ES384", "RS256"],
+            }
+        )
 
     @app.post("/oidc/token")
     def token() -> Response:
@@ -209,8 +239,10 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
                 client_id = None
 
         def oidc_error(status: int, error: str, description: str) -> Response:
-            return _json({"code": f"oidc.{error}", "message": description, "error": error,
-                          "error_description": description}, status)
+            return _json(
+                {"code": f"oidc.{error}", "message": description, "error": error, "error_description": description},
+                status,
+            )
 
         if form.get("grant_type") != "client_credentials":
             return oidc_error(400, "unsupported_grant_type", "unsupported grant_type requested")
@@ -232,16 +264,31 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def create_organization() -> Response:
         require_m2m()
         data = body()
-        _guard(isinstance(data.get("name"), str) and 1 <= len(data["name"]) <= 128,
-               'Error in key path "name": (invalid_type) Expected string but received undefined.')
-        _guard(data.get("description") is None or (isinstance(data["description"], str) and len(data["description"]) <= 256),
-               'Error in key path "description": invalid.')
-        _guard(data.get("customData") is None or isinstance(data["customData"], dict), 'Error in key path "customData".')
+        _guard(
+            isinstance(data.get("name"), str) and 1 <= len(data["name"]) <= 128,
+            'Error in key path "name": (invalid_type) Expected string but received undefined.',
+        )
+        _guard(
+            data.get("description") is None
+            or (isinstance(data["description"], str) and len(data["description"]) <= 256),
+            'Error in key path "description": invalid.',
+        )
+        _guard(
+            data.get("customData") is None or isinstance(data["customData"], dict), 'Error in key path "customData".'
+        )
         extra = {k: data[k] for k in ("isMfaRequired", "color", "branding", "customCss") if k in data}
         org_id = new_id()
-        store.db.execute("INSERT INTO organizations VALUES (?,?,?,?,?,?)",
-                         (org_id, data["name"], data.get("description"), json.dumps(data.get("customData") or {}),
-                          json.dumps(extra), now_ms()))
+        store.db.execute(
+            "INSERT INTO organizations VALUES (?,?,?,?,?,?)",
+            (
+                org_id,
+                data["name"],
+                data.get("description"),
+                json.dumps(data.get("customData") or {}),
+                json.dumps(extra),
+                now_ms(),
+            ),
+        )
         return _json(store.organization(org_or_404(org_id)), 201)
 
     @app.get("/api/organizations/<org_id>")
@@ -257,14 +304,22 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         if "name" in data:
             _guard(isinstance(data["name"], str) and 1 <= len(data["name"]) <= 128, 'Error in key path "name".')
         if "description" in data:
-            _guard(data["description"] is None or (isinstance(data["description"], str) and len(data["description"]) <= 256),
-                   'Error in key path "description".')
+            _guard(
+                data["description"] is None
+                or (isinstance(data["description"], str) and len(data["description"]) <= 256),
+                'Error in key path "description".',
+            )
         if "customData" in data:
             _guard(isinstance(data["customData"], dict), 'Error in key path "customData".')
         store.db.execute(
             "UPDATE organizations SET name = ?, description = ?, custom_data = ? WHERE id = ?",
-            (data.get("name", row["name"]), data["description"] if "description" in data else row["description"],
-             json.dumps(data["customData"]) if "customData" in data else row["custom_data"], org_id))  # jsonb: replaced
+            (
+                data.get("name", row["name"]),
+                data["description"] if "description" in data else row["description"],
+                json.dumps(data["customData"]) if "customData" in data else row["custom_data"],
+                org_id,
+            ),
+        )  # jsonb: replaced
         return _json(store.organization(org_or_404(org_id)))
 
     @app.delete("/api/organizations/<org_id>")
@@ -279,8 +334,11 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         require_m2m()
         if not store.one("SELECT 1 FROM users WHERE id = ?", user_id):
             raise LogtoError(404, "entity.not_exists_with_id", f"The users with ID `{user_id}` does not exist.")
-        rows = store.q("SELECT o.* FROM organizations o JOIN members m ON m.org_id = o.id WHERE m.user_id = ? "
-                       "ORDER BY o.created_at", user_id)
+        rows = store.q(
+            "SELECT o.* FROM organizations o JOIN members m ON m.org_id = o.id WHERE m.user_id = ? "
+            "ORDER BY o.created_at",
+            user_id,
+        )
         return _json([{**store.organization(r), "organizationRoles": store.role_refs(r["id"], user_id)} for r in rows])
 
     # -- members -------------------------------------------------------------------------------------------------------
@@ -294,7 +352,7 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             sql += " AND EXISTS (SELECT 1 FROM member_roles r WHERE r.org_id = m.org_id AND r.user_id = u.id AND r.role_id = ?)"
             args.append(request.args["organizationRoleId"])
         if request.args.get("q"):
-            sql += (" AND (u.id LIKE ? OR u.primary_email LIKE ? OR u.username LIKE ? OR u.name LIKE ?)")
+            sql += " AND (u.id LIKE ? OR u.primary_email LIKE ? OR u.username LIKE ? OR u.name LIKE ?)"
             args += [f"%{request.args['q']}%"] * 4
         rows = store.q(sql + " ORDER BY u.created_at, u.id", *args)
         return paginated([store.user(r, org_id) for r in rows], page)
@@ -331,7 +389,9 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             store.db.execute("BEGIN")
             for user_id in user_ids:
                 for role_id in role_ids:
-                    store.db.execute("INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, user_id, role_id))
+                    store.db.execute(
+                        "INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, user_id, role_id)
+                    )
             store.db.execute("COMMIT")
         except sqlite3.IntegrityError:
             store.db.execute("ROLLBACK")
@@ -343,10 +403,25 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         require_m2m()
         page = page_params(required=False)
         require_member(org_id, user_id)
-        rows = store.q("SELECT r.* FROM member_roles m JOIN org_roles r ON r.id = m.role_id WHERE m.org_id = ? "
-                       "AND m.user_id = ? ORDER BY r.name", org_id, user_id)
-        return paginated([{"tenantId": "default", "id": r["id"], "name": r["name"], "description": r["description"],
-                           "type": r["type"]} for r in rows], page)
+        rows = store.q(
+            "SELECT r.* FROM member_roles m JOIN org_roles r ON r.id = m.role_id WHERE m.org_id = ? "
+            "AND m.user_id = ? ORDER BY r.name",
+            org_id,
+            user_id,
+        )
+        return paginated(
+            [
+                {
+                    "tenantId": "default",
+                    "id": r["id"],
+                    "name": r["name"],
+                    "description": r["description"],
+                    "type": r["type"],
+                }
+                for r in rows
+            ],
+            page,
+        )
 
     def set_member_roles(org_id: str, user_id: str, replace: bool) -> list[str]:
         data = body()
@@ -357,7 +432,9 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         if replace:
             store.db.execute("DELETE FROM member_roles WHERE org_id = ? AND user_id = ?", (org_id, user_id))
         for role_id in role_ids:
-            store.db.execute("INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, user_id, role_id))
+            store.db.execute(
+                "INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, user_id, role_id)
+            )
         store.db.execute("COMMIT")
         return role_ids
 
@@ -396,13 +473,20 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def create_invitation() -> Response:
         require_m2m()
         data = body()
-        _guard(isinstance(data.get("invitee"), str) and EMAIL.match(data["invitee"]) is not None, 'Error in key path "invitee".')
+        _guard(
+            isinstance(data.get("invitee"), str) and EMAIL.match(data["invitee"]) is not None,
+            'Error in key path "invitee".',
+        )
         _guard(isinstance(data.get("organizationId"), str), 'Error in key path "organizationId".')
-        _guard(isinstance(data.get("expiresAt"), (int, float)) and not isinstance(data["expiresAt"], bool),
-               'Error in key path "expiresAt".')
+        _guard(
+            isinstance(data.get("expiresAt"), (int, float)) and not isinstance(data["expiresAt"], bool),
+            'Error in key path "expiresAt".',
+        )
         _guard(data.get("inviterId") is None or isinstance(data["inviterId"], str), 'Error in key path "inviterId".')
-        _guard(data.get("messagePayload", False) is False or isinstance(data["messagePayload"], dict),
-               'Error in key path "messagePayload".')
+        _guard(
+            data.get("messagePayload", False) is False or isinstance(data["messagePayload"], dict),
+            'Error in key path "messagePayload".',
+        )
         role_ids = _str_list(data, "organizationRoleIds", required=False)
         if data["expiresAt"] <= now_ms():
             raise LogtoError(400, "request.invalid_input", "The expiration date should be in the future.")
@@ -411,16 +495,31 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         org_id = data["organizationId"]
         if not store.one("SELECT 1 FROM organizations WHERE id = ?", org_id):
             raise fk_violation()
-        if store.one("SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? "
-                     "AND lower(u.primary_email) = lower(?)", org_id, data["invitee"]):
+        if store.one(
+            "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? "
+            "AND lower(u.primary_email) = lower(?)",
+            org_id,
+            data["invitee"],
+        ):
             raise LogtoError(422, "request.invalid_input", "The invitee is already a member of the organization.")
         check_user_roles(role_ids)
         invitation_id, now = new_id(), now_ms()
         try:
             store.db.execute("BEGIN")
-            store.db.execute("INSERT INTO invitations VALUES (?,?,?,?,?,?,?,?,?)",
-                             (invitation_id, org_id, data.get("inviterId"), data["invitee"], "Pending", None,
-                              int(data["expiresAt"]), now, now))
+            store.db.execute(
+                "INSERT INTO invitations VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    invitation_id,
+                    org_id,
+                    data.get("inviterId"),
+                    data["invitee"],
+                    "Pending",
+                    None,
+                    int(data["expiresAt"]),
+                    now,
+                    now,
+                ),
+            )
             for role_id in role_ids:
                 store.db.execute("INSERT INTO invitation_roles VALUES (?,?)", (invitation_id, role_id))
             store.db.execute("COMMIT")
@@ -434,8 +533,11 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def invitation_or_404(invitation_id: str) -> sqlite3.Row:
         row = store.one("SELECT * FROM invitations WHERE id = ?", invitation_id)
         if row is None:
-            raise LogtoError(404, "entity.not_exists_with_id",
-                             f"The organization_invitations with ID `{invitation_id}` does not exist.")
+            raise LogtoError(
+                404,
+                "entity.not_exists_with_id",
+                f"The organization_invitations with ID `{invitation_id}` does not exist.",
+            )
         return row
 
     @app.get("/api/organization-invitations/<invitation_id>")
@@ -453,7 +555,9 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             raise LogtoError(422, "request.invalid_input", "The status of the invitation cannot be changed anymore.")
         if data["status"] == "Accepted":
             raise LogtoError(422, "request.invalid_input", "Accepting is not supported by the stand-in.")
-        store.db.execute("UPDATE invitations SET status = 'Revoked', updated_at = ? WHERE id = ?", (now_ms(), invitation_id))
+        store.db.execute(
+            "UPDATE invitations SET status = 'Revoked', updated_at = ? WHERE id = ?", (now_ms(), invitation_id)
+        )
         return _json(store.invitation(invitation_or_404(invitation_id)))
 
     @app.delete("/api/organization-invitations/<invitation_id>")
@@ -485,8 +589,16 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         scopes = granted if requested is None else granted & set(requested)
         aud = f"urn:logto:organization:{org_id}" if kind == "organization" else api_resource
         extra = {"organization_id": org_id} if kind == "organization_api" else {}
-        token = keys.access_token(issuer, user_id, "local-spa", aud, " ".join(sorted(scopes)),
-                                  ttl=int(data.get("expiresIn", 3600)), alg=data.get("alg", "ES384"), **extra)
+        token = keys.access_token(
+            issuer,
+            user_id,
+            "local-spa",
+            aud,
+            " ".join(sorted(scopes)),
+            ttl=int(data.get("expiresIn", 3600)),
+            alg=data.get("alg", "ES384"),
+            **extra,
+        )
         return _json({"token": token, "scope": " ".join(sorted(scopes)), "aud": aud})
 
     @app.post("/__dev/sign")
@@ -504,8 +616,13 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def add_fault() -> Response:
         data = request.get_json(silent=True) or {}
         with stats_lock:
-            faults.append({"pathPrefix": data.get("pathPrefix", "/api/"), "times": int(data.get("times", 1)),
-                           **{k: data[k] for k in ("method", "status", "retryAfter", "delayMs") if k in data}})
+            faults.append(
+                {
+                    "pathPrefix": data.get("pathPrefix", "/api/"),
+                    "times": int(data.get("times", 1)),
+                    **{k: data[k] for k in ("method", "status", "retryAfter", "delayMs") if k in data},
+                }
+            )
         return _json({"faults": len(faults)}, 201)
 
     @app.delete("/__dev/faults")
@@ -516,11 +633,21 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
 
     @app.get("/__dev/info")
     def info() -> Response:
-        users = [{"id": r["id"], "email": r["primary_email"], "globalScopes": r["global_scopes"]}
-                 for r in store.q("SELECT * FROM users ORDER BY id")]
+        users = [
+            {"id": r["id"], "email": r["primary_email"], "globalScopes": r["global_scopes"]}
+            for r in store.q("SELECT * FROM users ORDER BY id")
+        ]
         orgs = [{"id": r["id"], "name": r["name"]} for r in store.q("SELECT * FROM organizations ORDER BY created_at")]
-        return _json({"issuer": issuer, "apiResource": api_resource, "managementApiResource": management_resource,
-                      "m2mAppId": M2M_APP_ID, "users": users, "organizations": orgs})
+        return _json(
+            {
+                "issuer": issuer,
+                "apiResource": api_resource,
+                "managementApiResource": management_resource,
+                "m2mAppId": M2M_APP_ID,
+                "users": users,
+                "organizations": orgs,
+            }
+        )
 
     return app
 
@@ -537,8 +664,12 @@ def main() -> None:
     if args.reset:
         for name in ("logto.sqlite", "logto-keys.json"):
             (args.data / name).unlink(missing_ok=True)
-    app = create_app(args.data, issuer_base=f"http://{args.host}:{args.port}", management_resource=args.management_resource,
-                     api_resource=args.api_resource)
+    app = create_app(
+        args.data,
+        issuer_base=f"http://{args.host}:{args.port}",
+        management_resource=args.management_resource,
+        api_resource=args.api_resource,
+    )
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"logto stand-in listening on http://{args.host}:{args.port}", flush=True)
     server.serve_forever()

@@ -91,67 +91,136 @@ class Store:
                 role_id = new_id()
                 self.db.execute("INSERT INTO org_roles VALUES (?,?,?,?)", (role_id, role_name, description, "User"))
                 for perm in perms:
-                    self.db.execute("INSERT INTO role_scopes SELECT ?, id FROM org_scopes WHERE name = ?", (role_id, perm))
-                    self.db.execute("INSERT INTO role_resource_scopes SELECT ?, id FROM resource_scopes WHERE name = ?",
-                                    (role_id, perm))
-            self.db.execute("INSERT INTO org_roles VALUES (?,?,?,?)", (new_id(), "automation", "For M2M apps", "MachineToMachine"))
+                    self.db.execute(
+                        "INSERT INTO role_scopes SELECT ?, id FROM org_scopes WHERE name = ?", (role_id, perm)
+                    )
+                    self.db.execute(
+                        "INSERT INTO role_resource_scopes SELECT ?, id FROM resource_scopes WHERE name = ?",
+                        (role_id, perm),
+                    )
+            self.db.execute(
+                "INSERT INTO org_roles VALUES (?,?,?,?)", (new_id(), "automation", "For M2M apps", "MachineToMachine")
+            )
             for user in USERS:
                 user_id, username, name, email, global_scopes = user
-                self.db.execute("INSERT INTO users VALUES (?,?,?,?,?,?,?)",
-                                (user_id, username, name, email, None, global_scopes, now_ms()))
-            self.db.execute("INSERT INTO organizations VALUES (?,?,?,?,?,?)",
-                            (DEMO_ORG, "Acme (demo)", "Seeded demo organization", "{}", "{}", now_ms()))
+                self.db.execute(
+                    "INSERT INTO users VALUES (?,?,?,?,?,?,?)",
+                    (user_id, username, name, email, None, global_scopes, now_ms()),
+                )
+            self.db.execute(
+                "INSERT INTO organizations VALUES (?,?,?,?,?,?)",
+                (DEMO_ORG, "Acme (demo)", "Seeded demo organization", "{}", "{}", now_ms()),
+            )
             for user_id, role in (("alice", "admin"), ("bob", "member")):
                 self.db.execute("INSERT INTO members VALUES (?,?)", (DEMO_ORG, user_id))
-                self.db.execute("INSERT INTO member_roles SELECT ?, ?, id FROM org_roles WHERE name = ?",
-                                (DEMO_ORG, user_id, role))
+                self.db.execute(
+                    "INSERT INTO member_roles SELECT ?, ?, id FROM org_roles WHERE name = ?", (DEMO_ORG, user_id, role)
+                )
             self.db.execute("COMMIT")
 
     # -- views shaped like Logto's entities ----------------------------------------------------------------------
     def organization(self, row: sqlite3.Row) -> dict[str, Any]:
         extra = json.loads(row["extra"])
-        return {"tenantId": "default", "id": row["id"], "name": row["name"], "description": row["description"],
-                "customData": json.loads(row["custom_data"]), "isMfaRequired": extra.get("isMfaRequired", False),
-                "color": extra.get("color", {}), "branding": extra.get("branding", {}),
-                "customCss": extra.get("customCss"), "createdAt": row["created_at"]}
+        return {
+            "tenantId": "default",
+            "id": row["id"],
+            "name": row["name"],
+            "description": row["description"],
+            "customData": json.loads(row["custom_data"]),
+            "isMfaRequired": extra.get("isMfaRequired", False),
+            "color": extra.get("color", {}),
+            "branding": extra.get("branding", {}),
+            "customCss": extra.get("customCss"),
+            "createdAt": row["created_at"],
+        }
 
     def role_refs(self, org_id: str, user_id: str) -> list[dict[str, str]]:
-        return [{"id": r["id"], "name": r["name"]} for r in self.q(
-            "SELECT r.id, r.name FROM member_roles m JOIN org_roles r ON r.id = m.role_id "
-            "WHERE m.org_id = ? AND m.user_id = ? ORDER BY r.name", org_id, user_id)]
+        return [
+            {"id": r["id"], "name": r["name"]}
+            for r in self.q(
+                "SELECT r.id, r.name FROM member_roles m JOIN org_roles r ON r.id = m.role_id "
+                "WHERE m.org_id = ? AND m.user_id = ? ORDER BY r.name",
+                org_id,
+                user_id,
+            )
+        ]
 
     def user(self, row: sqlite3.Row, org_id: str | None = None) -> dict[str, Any]:
-        result = {"id": row["id"], "username": row["username"], "primaryEmail": row["primary_email"],
-                  "primaryPhone": None, "name": row["name"], "avatar": row["avatar"], "customData": {},
-                  "identities": {}, "lastSignInAt": None, "createdAt": row["created_at"], "updatedAt": row["created_at"],
-                  "profile": {}, "applicationId": None, "isSuspended": False}
+        result = {
+            "id": row["id"],
+            "username": row["username"],
+            "primaryEmail": row["primary_email"],
+            "primaryPhone": None,
+            "name": row["name"],
+            "avatar": row["avatar"],
+            "customData": {},
+            "identities": {},
+            "lastSignInAt": None,
+            "createdAt": row["created_at"],
+            "updatedAt": row["created_at"],
+            "profile": {},
+            "applicationId": None,
+            "isSuspended": False,
+        }
         if org_id:
             result["organizationRoles"] = self.role_refs(org_id, row["id"])
         return result
 
     def role(self, row: sqlite3.Row) -> dict[str, Any]:
-        scopes = self.q("SELECT s.id, s.name FROM role_scopes rs JOIN org_scopes s ON s.id = rs.scope_id "
-                        "WHERE rs.role_id = ? ORDER BY s.name", row["id"])
-        resource_scopes = self.q("SELECT s.id, s.name FROM role_resource_scopes rs JOIN resource_scopes s "
-                                 "ON s.id = rs.scope_id WHERE rs.role_id = ? ORDER BY s.name", row["id"])
-        return {"tenantId": "default", "id": row["id"], "name": row["name"], "description": row["description"],
-                "type": row["type"], "scopes": [{"id": s["id"], "name": s["name"]} for s in scopes],
-                "resourceScopes": [{"id": s["id"], "name": s["name"], "resource": {"id": "api", "name": "Organization API"}}
-                                   for s in resource_scopes]}
+        scopes = self.q(
+            "SELECT s.id, s.name FROM role_scopes rs JOIN org_scopes s ON s.id = rs.scope_id "
+            "WHERE rs.role_id = ? ORDER BY s.name",
+            row["id"],
+        )
+        resource_scopes = self.q(
+            "SELECT s.id, s.name FROM role_resource_scopes rs JOIN resource_scopes s "
+            "ON s.id = rs.scope_id WHERE rs.role_id = ? ORDER BY s.name",
+            row["id"],
+        )
+        return {
+            "tenantId": "default",
+            "id": row["id"],
+            "name": row["name"],
+            "description": row["description"],
+            "type": row["type"],
+            "scopes": [{"id": s["id"], "name": s["name"]} for s in scopes],
+            "resourceScopes": [
+                {"id": s["id"], "name": s["name"], "resource": {"id": "api", "name": "Organization API"}}
+                for s in resource_scopes
+            ],
+        }
 
     def invitation(self, row: sqlite3.Row) -> dict[str, Any]:
         status = row["status"]
         if status == "Pending" and row["expires_at"] <= now_ms():
             status = "Expired"  # computed, as Logto does
-        roles = self.q("SELECT r.id, r.name FROM invitation_roles i JOIN org_roles r ON r.id = i.role_id "
-                       "WHERE i.invitation_id = ? ORDER BY r.name", row["id"])
-        return {"tenantId": "default", "id": row["id"], "inviterId": row["inviter_id"], "invitee": row["invitee"],
-                "acceptedUserId": row["accepted_user_id"], "organizationId": row["org_id"], "status": status,
-                "createdAt": row["created_at"], "updatedAt": row["updated_at"], "expiresAt": row["expires_at"],
-                "organizationRoles": [{"id": r["id"], "name": r["name"]} for r in roles]}
+        roles = self.q(
+            "SELECT r.id, r.name FROM invitation_roles i JOIN org_roles r ON r.id = i.role_id "
+            "WHERE i.invitation_id = ? ORDER BY r.name",
+            row["id"],
+        )
+        return {
+            "tenantId": "default",
+            "id": row["id"],
+            "inviterId": row["inviter_id"],
+            "invitee": row["invitee"],
+            "acceptedUserId": row["accepted_user_id"],
+            "organizationId": row["org_id"],
+            "status": status,
+            "createdAt": row["created_at"],
+            "updatedAt": row["updated_at"],
+            "expiresAt": row["expires_at"],
+            "organizationRoles": [{"id": r["id"], "name": r["name"]} for r in roles],
+        }
 
     def scopes_of(self, org_id: str, user_id: str, table: str) -> set[str]:
-        join = "role_scopes rs JOIN org_scopes s" if table == "org" else "role_resource_scopes rs JOIN resource_scopes s"
-        rows = self.q(f"SELECT DISTINCT s.name FROM member_roles m JOIN {join} ON s.id = rs.scope_id "
-                      "AND rs.role_id = m.role_id WHERE m.org_id = ? AND m.user_id = ?", org_id, user_id)
+        join = (
+            "role_scopes rs JOIN org_scopes s" if table == "org" else "role_resource_scopes rs JOIN resource_scopes s"
+        )
+        rows = self.q(
+            f"SELECT DISTINCT s.name FROM member_roles m JOIN {join} ON s.id = rs.scope_id "
+            "AND rs.role_id = m.role_id WHERE m.org_id = ? AND m.user_id = ?",
+            org_id,
+            user_id,
+        )
         return {r["name"] for r in rows}

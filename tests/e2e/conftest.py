@@ -47,8 +47,9 @@ class Stack:
         return response.json()["token"]
 
     def sign(self, claims: dict, alg: str = "ES384", header: dict | None = None) -> str:
-        return self.http.post(f"{self.logto}/__dev/sign", json={"claims": claims, "alg": alg, "header": header},
-                              timeout=5).json()["token"]
+        return self.http.post(
+            f"{self.logto}/__dev/sign", json={"claims": claims, "alg": alg, "header": header}, timeout=5
+        ).json()["token"]
 
     def logto_stats(self) -> dict:
         return self.http.get(f"{self.logto}/__dev/stats", timeout=5).json()
@@ -78,9 +79,26 @@ def stack(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen(
-        [str(TOOLS_PYTHON), "-m", "local.serve", "--port", str(port), "--app-python", str(APP_PYTHON),
-         "--data", str(data), "--reset", "--workers", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            str(TOOLS_PYTHON),
+            "-m",
+            "local.serve",
+            "--port",
+            str(port),
+            "--app-python",
+            str(APP_PYTHON),
+            "--data",
+            str(data),
+            "--reset",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     run_file = data / "run.json"
     deadline = time.monotonic() + 90

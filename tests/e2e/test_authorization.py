@@ -30,8 +30,15 @@ def test_missing_or_malformed_header_is_401_before_the_authorizer(stack, header)
 
 def test_forged_expired_and_wrong_audience_tokens_are_401_with_no_logto_call(stack):
     now = int(time.time())
-    base = {"sub": "alice", "iat": now, "exp": now + 600, "iss": f"{stack.logto}/oidc", "client_id": "x",
-            "aud": f"urn:logto:organization:{DEMO}", "scope": "member:read"}
+    base = {
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 600,
+        "iss": f"{stack.logto}/oidc",
+        "client_id": "x",
+        "aud": f"urn:logto:organization:{DEMO}",
+        "scope": "member:read",
+    }
     good = stack.sign(base)
     tampered = good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBB")
     tokens = [

@@ -59,6 +59,7 @@ def test_m2m_token_is_requested_once_per_worker(stack):
     for _ in range(20):
         assert stack.call("GET", f"/organizations/{DEMO}", token).status_code == 200
     stats, gateway = stack.logto_stats(), stack.gateway_stats()
-    operation_workers = sum(n for name, n in gateway["workersStarted"].items()
-                            if name not in ("AuthorizerFunction", "HealthFunction"))
+    operation_workers = sum(
+        n for name, n in gateway["workersStarted"].items() if name not in ("AuthorizerFunction", "HealthFunction")
+    )
     assert stats["token_requests"] <= operation_workers

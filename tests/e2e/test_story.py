@@ -9,8 +9,9 @@ DEMO = "demo0org0001"
 
 def create_org(stack, user="carol", name=None, headers=None):
     token = stack.token("global_api", user)
-    response = stack.call("POST", "/organizations", token, json={"name": name or f"Org {uuid.uuid4().hex[:6]}"},
-                          headers=headers or {})
+    response = stack.call(
+        "POST", "/organizations", token, json={"name": name or f"Org {uuid.uuid4().hex[:6]}"}, headers=headers or {}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -26,7 +27,9 @@ def test_create_add_assign_invite_revoke_remove_delete(stack):
     carol = stack.token("organization", "carol", org_id)  # admin: every permission
     assert stack.call("GET", f"/organizations/{org_id}", carol).json()["id"] == org_id
 
-    added = stack.call("POST", f"/organizations/{org_id}/members", carol, json={"userIds": ["bob"], "roleNames": ["member"]})
+    added = stack.call(
+        "POST", f"/organizations/{org_id}/members", carol, json={"userIds": ["bob"], "roleNames": ["member"]}
+    )
     assert added.status_code == 201, added.text
     members = stack.call("GET", f"/organizations/{org_id}/members", carol, params={"page": 1, "page_size": 1})
     assert members.status_code == 200 and members.headers["Total-Number"] == "2" and len(members.json()) == 1
@@ -38,13 +41,21 @@ def test_create_add_assign_invite_revoke_remove_delete(stack):
     patched = stack.call("PATCH", f"/organizations/{org_id}", carol, json={"description": "hi", "customData": {"a": 1}})
     assert patched.status_code == 200 and patched.json()["customData"] == {"a": 1}
 
-    invited = stack.call("POST", f"/organizations/{org_id}/invitations", carol,
-                         json={"invitee": "dave@example.com", "roleNames": ["member"], "expiresInDays": 3})
+    invited = stack.call(
+        "POST",
+        f"/organizations/{org_id}/invitations",
+        carol,
+        json={"invitee": "dave@example.com", "roleNames": ["member"], "expiresInDays": 3},
+    )
     assert invited.status_code == 201, invited.text
     invitation = invited.json()
     assert invitation["status"] == "Pending" and invitation["inviterId"] == "carol"
-    assert stack.call("POST", f"/organizations/{org_id}/invitations", carol,
-                      json={"invitee": "dave@example.com"}).status_code == 409  # a pending one exists
+    assert (
+        stack.call(
+            "POST", f"/organizations/{org_id}/invitations", carol, json={"invitee": "dave@example.com"}
+        ).status_code
+        == 409
+    )  # a pending one exists
     listed = stack.call("GET", f"/organizations/{org_id}/invitations", carol).json()
     assert [i["id"] for i in listed] == [invitation["id"]]
     assert stack.call("DELETE", f"/organizations/{org_id}/invitations/{invitation['id']}", carol).status_code == 204
@@ -65,8 +76,9 @@ def test_invitation_of_another_organization_cannot_be_revoked(stack):
     org_a, org_b = create_org(stack), create_org(stack)
     token_a = stack.token("organization", "carol", org_a["id"])
     token_b = stack.token("organization", "carol", org_b["id"])
-    invitation = stack.call("POST", f"/organizations/{org_b['id']}/invitations", token_b,
-                            json={"invitee": "someone@example.com"}).json()
+    invitation = stack.call(
+        "POST", f"/organizations/{org_b['id']}/invitations", token_b, json={"invitee": "someone@example.com"}
+    ).json()
     response = stack.call("DELETE", f"/organizations/{org_a['id']}/invitations/{invitation['id']}", token_a)
     assert response.status_code == 404
     assert stack.call("GET", f"/organizations/{org_b['id']}/invitations", token_b).json()[0]["status"] == "Pending"
@@ -76,14 +88,24 @@ def test_no_privilege_escalation(stack):
     org = create_org(stack)
     # a token holding only member:add may add members with roles whose permissions it holds, not admin
     limited = stack.token("organization", "carol", org["id"], scopes=["member:add", "member:read"])
-    escalate = stack.call("POST", f"/organizations/{org['id']}/members", limited,
-                          json={"userIds": ["bob"], "roleNames": ["admin"]})
+    escalate = stack.call(
+        "POST", f"/organizations/{org['id']}/members", limited, json={"userIds": ["bob"], "roleNames": ["admin"]}
+    )
     assert escalate.status_code == 403 and escalate.json()["code"] == "privilege_escalation"
-    fine = stack.call("POST", f"/organizations/{org['id']}/members", limited, json={"userIds": ["bob"], "roleNames": ["member"]})
+    fine = stack.call(
+        "POST", f"/organizations/{org['id']}/members", limited, json={"userIds": ["bob"], "roleNames": ["member"]}
+    )
     assert fine.status_code == 201
     invite_admin = stack.token("organization", "carol", org["id"], scopes=["member:invite"])
-    assert stack.call("POST", f"/organizations/{org['id']}/invitations", invite_admin,
-                      json={"invitee": "x@example.com", "roleNames": ["admin"]}).status_code == 403
+    assert (
+        stack.call(
+            "POST",
+            f"/organizations/{org['id']}/invitations",
+            invite_admin,
+            json={"invitee": "x@example.com", "roleNames": ["admin"]},
+        ).status_code
+        == 403
+    )
 
 
 def test_idempotent_create(stack):
@@ -122,7 +144,9 @@ def test_bad_input_is_400_with_json(stack):
     assert stack.call("GET", f"/organizations/{DEMO}/members", alice, params={"page": 0}).status_code == 400
     bad_users = stack.call("POST", f"/organizations/{DEMO}/members", alice, json={"userIds": ["../x"]})
     assert bad_users.status_code == 400
-    unknown_role = stack.call("POST", f"/organizations/{DEMO}/members", alice, json={"userIds": ["carol"], "roleNames": ["ghost"]})
+    unknown_role = stack.call(
+        "POST", f"/organizations/{DEMO}/members", alice, json={"userIds": ["carol"], "roleNames": ["ghost"]}
+    )
     assert unknown_role.status_code == 422
 
 

@@ -8,9 +8,9 @@ import json
 import time
 
 import pytest
+
 from orgapi.routes import TokenKind
 from orgapi.verify import TokenRejected
-
 from tests.support.jwt_factory import (
     API_RESOURCE,
     DROP,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jose.backends
 import pytest
-from orgapi.jwks import parse_jwks
 
+from orgapi.jwks import parse_jwks
 from tests.support.jwt_factory import b64u
 
 VECTORS = json.loads((Path(__file__).parent.parent / "data" / "ecdsa_secp384r1_sha384_p1363_test.json").read_text())

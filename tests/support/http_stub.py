@@ -30,6 +30,8 @@ class StubServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            do_POST = do_GET
+
             def log_message(self, *args):
                 pass
 

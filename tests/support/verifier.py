@@ -9,7 +9,6 @@ from typing import Any
 from orgapi.config import load_settings
 from orgapi.jwks import JwksCache
 from orgapi.verify import TokenVerifier
-
 from tests.support.jwt_factory import API_RESOURCE, ENDPOINT, SigningKey
 
 

@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-from orgapi.jwks import JwksCache, JwksUnavailable, parse_jwks
 
+from orgapi.jwks import JwksCache, JwksUnavailable, parse_jwks
 from tests.support.jwt_factory import SigningKey
 from tests.support.verifier import Clock, FakeJwksServer
 

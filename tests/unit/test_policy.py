@@ -7,10 +7,10 @@ import itertools
 import json
 
 import pytest
+
 from orgapi.policy import BadMethodArn, arn_prefix, build_policy
 from orgapi.routes import ROUTES, TokenKind, required_permission
 from orgapi.verify import VerifiedToken
-
 from tests.support.iam import evaluate, method_arn
 
 ORG, OTHER = "org1abc", "org2xyz"

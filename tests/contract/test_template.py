@@ -1,0 +1,144 @@
+"""template.yaml, the route table in code, the function folders and events/ must agree one-to-one."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orgapi.routes import ROUTES, ROUTES_BY_NAME
+from orgapi.verify import _BEARER
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT_VARIABLES = {
+    "LOGTO_ENDPOINT",
+    "LOGTO_ISSUER",
+    "LOGTO_MANAGEMENT_API_RESOURCE",
+    "API_RESOURCE",
+    "M2M_SECRET_ID",
+    "CREATOR_ROLE",
+}
+
+
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _any_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {f"Fn::{suffix}" if suffix != "Ref" else "Ref": value}
+
+
+CfnLoader.add_multi_constructor("!", _any_tag)
+TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def api_events():
+    for name, function in FUNCTIONS.items():
+        for event in (function["Properties"].get("Events") or {}).values():
+            if event["Type"] == "Api":
+                yield name, function, event["Properties"]
+
+
+def test_every_route_has_exactly_one_function_and_nothing_else_is_exposed():
+    exposed = {(e["Method"].upper(), e["Path"]): (name, fn) for name, fn, e in api_events()}
+    expected = {(r.method, r.path) for r in ROUTES} | {("GET", "/health")}
+    assert set(exposed) == expected
+    for route in (*ROUTES, ROUTES_BY_NAME["health"]):
+        _, function = exposed[(route.method, route.path)]
+        assert function["Properties"]["CodeUri"] == f"functions/{route.name}/"
+
+
+def test_only_health_skips_the_authorizer():
+    for _, _, event in api_events():
+        authorizer = (event.get("Auth") or {}).get("Authorizer")
+        assert (authorizer == "NONE") == (event["Path"] == "/health")
+    auth = RESOURCES["Api"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "LogtoTokenAuthorizer"
+    identity = auth["Authorizers"]["LogtoTokenAuthorizer"]["Identity"]
+    assert identity["Header"] == "Authorization"
+    assert identity["ReauthorizeEvery"] == {"Ref": "ReauthorizeEvery"}
+    assert TEMPLATE["Parameters"]["ReauthorizeEvery"]["Default"] == 300
+
+
+def test_validation_expression_matches_the_authorizers_own_rule():
+    expression = RESOURCES["Api"]["Properties"]["Auth"]["Authorizers"]["LogtoTokenAuthorizer"]["Identity"][
+        "ValidationExpression"
+    ]
+    samples = [
+        "Bearer a.b.c",
+        "Bearer aa-_.b_.c-",
+        "Bearer a.b",
+        "bearer a.b.c",
+        "Bearer a.b.c.d",
+        "Bearer a b.c",
+        "Bearer a.b.c ",
+        "Basic a.b.c",
+        "Bearer .b.c",
+    ]
+    for sample in samples:
+        assert bool(re.fullmatch(expression.strip("^$"), sample)) == bool(_BEARER.match(sample)), sample
+
+
+def test_gateway_errors_are_json_in_the_contract_shape():
+    responses = RESOURCES["Api"]["Properties"]["GatewayResponses"]
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "AUTHORIZER_FAILURE", "THROTTLED"):
+        template = responses[kind]["ResponseTemplates"]["application/json"]
+        rendered = json.loads(
+            template.replace("$context.error.messageString", '"x"').replace("$context.error.responseType", "X")
+        )
+        assert set(rendered) == {"message", "code"}
+    assert responses["UNAUTHORIZED"]["StatusCode"] == 401 and responses["ACCESS_DENIED"]["StatusCode"] == 403
+
+
+def test_runtime_layer_and_configuration():
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13" and globals_["Tracing"] == "Active"
+    assert set(globals_["Environment"]["Variables"]) >= CONTRACT_VARIABLES
+    layer = RESOURCES["SharedLayer"]
+    assert layer["Metadata"]["BuildMethod"] == globals_["Runtime"]
+    assert layer["Properties"]["CompatibleArchitectures"] == globals_["Architectures"]
+
+
+def test_least_privilege():
+    for name, function in FUNCTIONS.items():
+        policies = json.dumps(function["Properties"].get("Policies", []))
+        if name in ("AuthorizerFunction", "HealthFunction"):
+            assert policies == "[]", name  # the authorizer never sees the M2M credentials
+            continue
+        assert "AWSSecretsManagerGetSecretValuePolicy" in policies
+        assert ("DynamoDB" in policies) == (name == "CreateOrganizationFunction")
+
+
+def test_every_function_has_a_log_group_with_retention():
+    groups = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    named = {json.dumps(g.get("LogGroupName")) for g in groups}
+    for name in FUNCTIONS:
+        assert any(name in n for n in named), name
+    assert all(g["RetentionInDays"] == {"Ref": "LogRetentionInDays"} for g in groups)
+
+
+@pytest.mark.parametrize("route", [*ROUTES, ROUTES_BY_NAME["health"]], ids=lambda r: r.name)
+def test_function_folder_and_sample_event_exist(route):
+    assert (ROOT / "functions" / route.name / "app.py").is_file()
+    event = json.loads((ROOT / "events" / f"{route.name}.json").read_text())
+    assert event["httpMethod"] == route.method and event["resource"] == route.path
+
+
+def test_samconfig_has_the_three_environments():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert {"default", "dev", "prod"} <= set(config)
+    for env in ("default", "dev", "prod"):
+        assert "parameter_overrides" in config[env]["deploy"]["parameters"]
