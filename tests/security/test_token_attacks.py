@@ -559,3 +559,26 @@ def test_clock_is_injected():
     verifier, _, _ = make_verifier([ES384], clock=clock)
     with pytest.raises(TokenRejected):
         verifier.verify(bearer(token(ES384)))  # valid by wall time, expired by the injected clock
+
+
+def test_base64url_decoding_accepts_exactly_the_canonical_spelling():
+    """Every last character of every length: accepted iff re-encoding the decoded bytes gives the same text."""
+    import base64
+    import os
+
+    from orgapi.verify import _b64url_decode
+
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for length in range(1, 40):
+        segment = b64u(os.urandom(length))
+        assert _b64url_decode(segment) == base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        for last in alphabet:
+            variant = segment[:-1] + last
+            decoded = base64.urlsafe_b64decode(variant + "=" * (-len(variant) % 4))
+            canonical = b64u(decoded) == variant
+            try:
+                _b64url_decode(variant)
+                accepted = True
+            except TokenRejected:
+                accepted = False
+            assert accepted is canonical, variant

@@ -7,7 +7,6 @@ import time
 from orgapi import views
 from orgapi.api import Request, Result
 from orgapi.errors import Conflict, NotFound, Unprocessable
-from orgapi.models import CreateInvitation
 from orgapi.roles import ensure_no_escalation
 from orgapi.services import Services
 
@@ -28,6 +27,8 @@ def list_invitations(request: Request, services: Services) -> Result:
 
 
 def create_invitation(request: Request, services: Services) -> Result:
+    from orgapi.models import CreateInvitation  # pydantic is loaded only by operations that parse input
+
     body = request.body(CreateInvitation)
     roles = services.roles.resolve(body.roleNames, request.deadline)
     ensure_no_escalation(request.caller, roles)

@@ -7,7 +7,6 @@ from orgapi import views
 from orgapi.api import Request, Result
 from orgapi.deadline import Deadline
 from orgapi.errors import Conflict
-from orgapi.models import AddMembers, MembersQuery, ReplaceMemberRoles
 from orgapi.roles import ensure_no_escalation
 from orgapi.services import Services
 
@@ -15,6 +14,8 @@ PAGE = 100
 
 
 def list_members(request: Request, services: Services) -> Result:
+    from orgapi.models import MembersQuery  # pydantic is loaded only by operations that parse input
+
     query = request.query_as(MembersQuery)
     filters = {"q": query.q} if query.q else {}
     members, total = services.logto.list_members(
@@ -25,6 +26,8 @@ def list_members(request: Request, services: Services) -> Result:
 
 
 def add_members(request: Request, services: Services) -> Result:
+    from orgapi.models import AddMembers
+
     body = request.body(AddMembers)
     organization_id = request.path["organizationId"]
     roles = services.roles.resolve(body.roleNames, request.deadline)
@@ -45,6 +48,8 @@ def remove_member(request: Request, services: Services) -> Result:
 
 
 def replace_member_roles(request: Request, services: Services) -> Result:
+    from orgapi.models import ReplaceMemberRoles
+
     body = request.body(ReplaceMemberRoles)
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
     roles = services.roles.resolve(body.roleNames, request.deadline)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgapi import views
 from orgapi.api import Request, Result
@@ -21,8 +21,10 @@ from orgapi.errors import (
     Unprocessable,
     UpstreamError,
 )
-from orgapi.models import CreateOrganization, UpdateOrganization
 from orgapi.observability import logger
+
+if TYPE_CHECKING:
+    from orgapi.models import CreateOrganization
 from orgapi.services import Services
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -30,6 +32,8 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 def create_organization(request: Request, services: Services) -> Result:
+    from orgapi.models import CreateOrganization  # pydantic is loaded only by operations that parse input
+
     body = request.body(CreateOrganization)
     if not request.caller.is_user:
         raise Forbidden(
@@ -144,6 +148,8 @@ def get_organization(request: Request, services: Services) -> Result:
 
 
 def update_organization(request: Request, services: Services) -> Result:
+    from orgapi.models import UpdateOrganization
+
     body = request.body(UpdateOrganization)
     changes = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
     updated = services.logto.update_organization(request.path["organizationId"], changes, request.deadline)

@@ -1,0 +1,213 @@
+"""`make bench`: printed figures (not a timed test).
+
+1. Warm authorizer invocation on a valid ES384 token (p50/p99), against a bare `cryptography` ECDSA P-384 verify of
+   the same token (the floor), and their ratio. Target: ratio <= 1.3.
+2. Cold-start import of each function module in a fresh interpreter, median of 9. Targets: authorizer <= 150 ms,
+   operations <= 250 ms.
+3. M2M token requests over 1000 operations in one process (target: 1), with the operation's in-process latency.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT)]
+
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+
+from orgapi.routes import ROUTES  # noqa: E402
+from tests.support.http_stub import StubServer  # noqa: E402
+from tests.support.jwt_factory import SigningKey, token  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3000"))
+
+
+class Ctx:
+    function_name, memory_limit_in_mb, aws_request_id = "bench", 512, "r"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def timed(fn, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter_ns()
+        fn()
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    return samples
+
+
+def bench_authorizer() -> None:
+    key = SigningKey.generate("bench-kid")
+    server = StubServer({"/oidc/jwks": lambda: (200, {"keys": [key.public_jwk()]}, 0)})
+    os.environ.update(
+        LOGTO_ENDPOINT=server.url, API_RESOURCE="https://api.example.com/org", POWERTOOLS_SERVICE_NAME="authorizer"
+    )
+    sys.path.insert(0, str(ROOT / "functions" / "authorizer"))
+    import app
+
+    tok = token(key, {"iss": f"{server.url}/oidc", "scope": "member:read member:invite role:assign"})
+    event = {
+        "type": "TOKEN",
+        "authorizationToken": f"Bearer {tok}",
+        "methodArn": "arn:aws:execute-api:eu-west-1:123456789012:abc/v1/GET/organizations/org1abc/members",
+    }
+    ctx = Ctx()
+    sink = io.StringIO()
+    for handler in app.logger._logger.handlers:  # Lambda writes the log line and EMF blob: we pay for them, not a tty
+        handler.setStream(sink)
+
+    def authorize():
+        app.lambda_handler(event, ctx)
+        sink.seek(0)
+        sink.truncate()
+
+    signing_input, _, signature = tok.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    der = encode_dss_signature(int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big"))
+    public = key.private.public_key()
+    data = signing_input.encode()
+    algorithm = ec.ECDSA(hashes.SHA384())
+
+    def floor():
+        public.verify(der, data, algorithm)
+        json.loads(base64.urlsafe_b64decode(signing_input.split(".")[1] + "=="))
+
+    authorizer: list[float] = []
+    bare: list[float] = []
+    with contextlib.redirect_stdout(sink):
+        for _ in range(200):
+            authorize()
+            floor()
+        for _ in range(RUNS // 100):  # interleaved blocks, so machine noise hits both alike
+            authorizer += timed(authorize, 100)
+            bare += timed(floor, 100)
+    server.close()
+    a50, a99, b50, b99 = (
+        percentile(authorizer, 0.5),
+        percentile(authorizer, 0.99),
+        percentile(bare, 0.5),
+        percentile(bare, 0.99),
+    )
+    print(f"authorizer warm invocation (ES384, {RUNS} runs): p50 {a50:7.1f} us   p99 {a99:7.1f} us")
+    print(f"bare cryptography P-384 verify (the floor):   p50 {b50:7.1f} us   p99 {b99:7.1f} us")
+    print(f"ratio authorizer/floor: p50 {a50 / b50:.2f}   p99 {a99 / b99:.2f}   (target <= 1.3)")
+
+
+def cold_import(function: str, runs: int = 9) -> float:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "common")]),
+        "LOGTO_ENDPOINT": "https://tenant.logto.app",
+        "API_RESOURCE": "https://api.example.com/org",
+        "M2M_SECRET_ID": "bench",
+        "IDEMPOTENCY_TABLE": "bench",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    env.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-P", "-c", code],
+            env=env,
+            cwd=ROOT / "functions" / function,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        samples.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
+    return statistics.median(samples)
+
+
+def bench_cold_imports() -> None:
+    print("\ncold-start import, median of 9 fresh interpreters:")
+    print(f"  {'authorizer':22} {cold_import('authorizer'):6.1f} ms   (target <= 150)")
+    worst = 0.0
+    for route in ROUTES:
+        ms = cold_import(route.name)
+        worst = max(worst, ms)
+        print(f"  {route.name:22} {ms:6.1f} ms")
+    print(f"  worst operation        {worst:6.1f} ms   (target <= 250)")
+
+
+def bench_m2m_cache() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+    from tests.support.logto_standin import InProcessLogto
+
+    with tempfile.TemporaryDirectory() as data, mock_aws():
+        logto = InProcessLogto(Path(data), "https://api.example.com/org")
+        os.environ.update(
+            LOGTO_ENDPOINT=logto.url,
+            M2M_SECRET_ID="m2m",
+            AWS_ACCESS_KEY_ID="x",
+            AWS_SECRET_ACCESS_KEY="x",
+            AWS_DEFAULT_REGION="eu-west-1",
+            POWERTOOLS_SERVICE_NAME="get_organization",
+        )
+        boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+            Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET})
+        )
+        from orgapi.api import build_handler
+        from orgapi.operations.organizations import get_organization
+
+        handler = build_handler("get_organization", get_organization)
+        event = json.loads((ROOT / "events" / "get_organization.json").read_text())
+        ctx = Ctx()
+        sink = io.StringIO()
+        from orgapi.observability import logger
+
+        for h in logger._logger.handlers:
+            h.setStream(sink)
+        statuses: dict[int, int] = {}
+
+        def one():
+            status = handler(event, ctx)["statusCode"]
+            statuses[status] = statuses.get(status, 0) + 1
+            sink.seek(0)
+            sink.truncate()
+
+        with contextlib.redirect_stdout(sink):
+            samples = timed(one, 1000)
+        stats = logto.stats()
+        logto.close()
+    print(f"\nM2M token requests over 1000 operations in one process: {stats['token_requests']} (target 1)")
+    print(f"  responses by status: {statuses}")
+    print(
+        f"  get_organization in-process incl. Logto stand-in over loopback: p50 {percentile(samples, 0.5) / 1000:.2f} ms"
+        f"   p99 {percentile(samples, 0.99) / 1000:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    print(f"python {sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores\n")
+    only = set(sys.argv[1:]) or {"authorizer", "imports", "m2m"}
+    if "authorizer" in only:
+        bench_authorizer()
+    if "imports" in only:
+        bench_cold_imports()
+    if "m2m" in only:
+        bench_m2m_cache()
