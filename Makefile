@@ -19,10 +19,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
-	@scripts/venv.sh $(VENV) requirements-dev.txt
+	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt
 
 tools: ## tools virtualenv (.venv-tools): SAM CLI (pins its own boto3/click, so kept apart)
-	@scripts/venv.sh $(TOOLS) requirements-tools.txt
+	@scripts/venv.sh $(TOOLS) requirements-tools.txt constraints-tools.txt
 
 test: lint validate ## everything CI runs: lint, sam validate --lint, cfn-lint, all tests
 	$(PY) -m pytest
