@@ -13,7 +13,6 @@ end-to-end tests fail fast if an upgrade moves them.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from io import StringIO
@@ -24,33 +23,12 @@ from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 from werkzeug.exceptions import HTTPException
 
+from local.iam import policy_decision
+
 
 class GatewayResponded(HTTPException):
     def __init__(self, response: Response):
         super().__init__(response=response)
-
-
-def _arn_matches(pattern: str, arn: str) -> bool:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, arn) is not None
-
-
-def policy_decision(document: Any, method_arn: str) -> str:
-    """'allow', 'explicit_deny' or 'implicit_deny', as API Gateway evaluates an authorizer policy."""
-    allowed = False
-    for statement in (document or {}).get("Statement", []):
-        resources = statement.get("Resource", [])
-        resources = [resources] if isinstance(resources, str) else resources
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions):
-            continue
-        if any(_arn_matches(r, method_arn) for r in resources):
-            if statement.get("Effect") == "Deny":
-                return "explicit_deny"
-            if statement.get("Effect") == "Allow":
-                allowed = True
-    return "allow" if allowed else "implicit_deny"
 
 
 class FaithfulApigwService(LocalApigwService):

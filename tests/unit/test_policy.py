@@ -140,3 +140,20 @@ def test_policy_size_stays_small_for_a_token_holding_everything():
 def test_bad_method_arns(arn):
     with pytest.raises(BadMethodArn):
         arn_prefix(arn)
+
+
+def test_evaluator_semantics():
+    """The evaluator itself (shared with the local gateway): wildcards span slashes, Deny wins, default deny."""
+    arn = method_arn("GET", "/organizations/o1/members")
+    allow_all = {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:*"}]}
+    assert evaluate(allow_all, arn) == "allow"
+    both = {
+        "Statement": [*allow_all["Statement"], {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": [arn]}]
+    }
+    assert evaluate(both, arn) == "explicit_deny"
+    assert evaluate({"Statement": []}, arn) == "implicit_deny"
+    one_char = {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": arn.replace("o1", "o?")}]}
+    assert evaluate(one_char, arn) == "allow"
+    assert evaluate(one_char, arn.replace("o1", "o12")) == "implicit_deny"
+    other_action = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    assert evaluate(other_action, arn) == "implicit_deny"
