@@ -11,7 +11,7 @@ py=$("$here/python.sh")
 echo "creating $dir with $($py -V 2>&1)" >&2
 rm -rf "$dir"
 $py -m venv "$dir"
-"$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+"$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 # (this machine's pip config names extra local indexes that may not exist; their warnings are noise)
 "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" ${constraints:+-c "$constraints"} 2>&1 \
   | { grep -v "^WARNING: Location '" || true; }
