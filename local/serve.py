@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from local.lifeline import follow_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = "logto-org-api/local/m2m"
 IDEMPOTENCY_TABLE = "logto-org-api-local-idempotency"
@@ -104,7 +106,7 @@ class LocalStack:
 
     def start_moto(self) -> str:
         port = free_port()
-        proc = self.spawn(self.args.app_python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port), what="moto")
+        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port), what="moto")
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/moto-api/", proc, "the local AWS (moto server)")
         return url
@@ -272,6 +274,7 @@ def main() -> None:
 
     stack = LocalStack(args)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    follow_parent()  # `make local` killed without a Ctrl-C to its process group: shut down all the same
     try:
         ensure_port_free(args.port)
         if not Path(args.app_python).exists():

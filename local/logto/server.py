@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import re
+import signal
 import sqlite3
 import threading
 import time
@@ -22,6 +24,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, g, request
 from werkzeug.serving import make_server
 
+from local.lifeline import follow_parent
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 from local.logto.keys import KeyRing
 from local.logto.store import Store, new_id, now_ms
@@ -670,9 +673,12 @@ def main() -> None:
         management_resource=args.management_resource,
         api_resource=args.api_resource,
     )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    follow_parent()
     server = make_server(args.host, args.port, app, threaded=True)
     print(f"logto stand-in listening on http://{args.host}:{args.port}", flush=True)
-    server.serve_forever()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
 
 
 if __name__ == "__main__":
