@@ -274,6 +274,7 @@ def main() -> None:
 
     stack = LocalStack(args)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background with SIGINT ignored
     follow_parent()  # `make local` killed without a Ctrl-C to its process group: shut down all the same
     try:
         ensure_port_free(args.port)
