@@ -157,3 +157,27 @@ def test_evaluator_semantics():
     assert evaluate(one_char, arn.replace("o1", "o12")) == "implicit_deny"
     other_action = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
     assert evaluate(other_action, arn) == "implicit_deny"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "org:create2",
+        "xorg:create",
+        "org:creat",
+        "ORG:CREATE",
+        "org:cre\u0430te",
+        "org:create,member:read",
+        "org:create\tx",
+    ],
+)
+def test_scope_tricks_do_not_grant_create(scope):
+    from tests.support.jwt_factory import SigningKey, token
+    from tests.support.verifier import make_verifier
+
+    key = SigningKey.generate("k")
+    verifier, _, _ = make_verifier([key])
+    verified = verifier.verify("Bearer " + token(key, {"aud": "https://api.example.com/org", "scope": scope}))
+    document = build_policy(method_arn("POST", "/organizations"), verified, {})["policyDocument"]
+    assert evaluate(document, method_arn("POST", "/organizations")) == "implicit_deny"
+    assert evaluate(document, method_arn("GET", "/organizations")) == "allow"
