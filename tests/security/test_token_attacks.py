@@ -585,3 +585,32 @@ def test_base64url_decoding_accepts_exactly_the_canonical_spelling():
             except TokenRejected:
                 accepted = False
             assert accepted is canonical, variant
+
+
+def test_random_mutations_only_ever_give_token_rejected(setup):
+    """3000 seeded random edits of a valid token (flip, drop, insert, swap segments): each is either refused with
+    TokenRejected — never another exception — or is byte-for-byte the original token."""
+    import random
+
+    verifier, _, _ = setup
+    original = token(ES384)
+    rng = random.Random(20261124)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \x00é"
+    for _ in range(3000):
+        chars = list(original)
+        for _ in range(rng.randint(1, 3)):
+            op, i = rng.random(), rng.randrange(len(chars))
+            if op < 0.4:
+                chars[i] = rng.choice(alphabet)
+            elif op < 0.7:
+                del chars[i]
+            else:
+                chars.insert(i, rng.choice(alphabet))
+        mutated = "".join(chars)
+        if mutated == original:
+            continue
+        try:
+            verifier.verify(bearer(mutated))
+        except TokenRejected:
+            continue
+        raise AssertionError(f"mutation accepted: {mutated}")
