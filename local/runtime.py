@@ -134,10 +134,6 @@ class SubprocessRuntime:
                     worker.stop()
             self._idle.clear()
 
-    # SAM may call these on shutdown
-    def clean_running_containers_and_related_resources(self, *args: Any, **kwargs: Any) -> None:
-        self.stop()
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("local/runtime.py is a library; run `make local`")

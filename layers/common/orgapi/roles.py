@@ -53,31 +53,34 @@ class RoleDirectory:
         self._fetched_at = 0.0
         self._lock = threading.Lock()
 
-    def all(self, deadline: Deadline) -> list[OrganizationRole]:
+    def all(self, deadline: Deadline, *, fresh: bool = False) -> list[OrganizationRole]:
         """User-assignable organization roles (machine-to-machine roles cannot be given to people)."""
         with self._lock:
-            if self._roles is None or self._clock() - self._fetched_at >= self._ttl:
+            if fresh or self._roles is None or self._clock() - self._fetched_at >= self._ttl:
                 raw = self._api.organization_roles(deadline)
                 self._roles = [OrganizationRole.from_logto(r) for r in raw if r.get("type", "User") == "User"]
                 self._fetched_at = self._clock()
             return self._roles
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._roles = None
+    def _lookup(self, names: list[str], deadline: Deadline) -> dict[str, OrganizationRole]:
+        by_name = {role.name: role for role in self.all(deadline)}
+        if any(name not in by_name for name in names) and self._clock() - self._fetched_at > 1:
+            # A role created in Logto since the list was cached: look once more before calling the name unknown.
+            by_name = {role.name: role for role in self.all(deadline, fresh=True)}
+        return by_name
 
     def resolve(self, names: Iterable[str], deadline: Deadline) -> list[OrganizationRole]:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return []
-        by_name = {role.name: role for role in self.all(deadline)}
+        by_name = self._lookup(wanted, deadline)
         unknown = [name for name in wanted if name not in by_name]
         if unknown:
             raise Unprocessable(f"Unknown organization role: {unknown[0][:128]}", code="unknown_role")
         return [by_name[name] for name in wanted]
 
     def by_name(self, name: str, deadline: Deadline) -> OrganizationRole | None:
-        return next((role for role in self.all(deadline) if role.name == name), None)
+        return self._lookup([name], deadline).get(name)
 
 
 def ensure_no_escalation(caller: Caller, roles: Iterable[OrganizationRole]) -> None:
