@@ -251,6 +251,8 @@ def test_bodies_are_validated(handlers):
         ("replace_member_roles", '{"roleNames": "admin"}'),
         ("create_invitation", '{"invitee": "not-an-email"}'),
         ("create_organization", "x" * 70000),
+        ("create_organization", "[" * 60000),
+        ("create_organization", '{"name": "x", "customData": ' + "[" * 3000 + "]" * 3000 + "}"),
     ]
     for name, body in cases:
         status, response, _ = call(handlers, name, body=body)

@@ -43,7 +43,7 @@ class Request:
             raise BadRequest("A JSON body is required", code="invalid_body")
         try:
             data = json.loads(self.raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):  # 64 KB of "[" nests deeper than the parser's recursion limit
             raise BadRequest("The body is not valid JSON", code="invalid_json") from None
         return _validated(model, data)
 
