@@ -142,3 +142,15 @@ def test_small_rsa_keys_are_refused():
 def test_not_a_jwks_document(document):
     with pytest.raises(ValueError):
         parse_jwks(document)
+
+
+def test_prefetch_loads_the_set_and_survives_an_outage():
+    server, clock = FakeJwksServer([KEY.public_jwk()]), Clock()
+    c = cache(server, clock)
+    assert c.prefetch() is True
+    assert c.key_for("k1") and server.fetches == 1  # the first request needs no fetch
+    flaky = FakeJwksServer([KEY.public_jwk()], fail=True)
+    down = cache(flaky, Clock())
+    assert down.prefetch() is False  # not fatal at init
+    flaky.fail = False
+    assert down.key_for("k1")  # and the first request tries again at once

@@ -8,6 +8,7 @@ Outcomes (API Gateway semantics):
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jose.backends
@@ -82,4 +83,7 @@ class Authorizer:
 
 
 def create_authorizer() -> Authorizer:
-    return Authorizer.from_settings(load_settings(require=("API_RESOURCE",)))
+    authorizer = Authorizer.from_settings(load_settings(require=("API_RESOURCE",)))
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # in Lambda (or the local emulator), not in tests or benchmarks
+        authorizer.verifier.keys.prefetch()
+    return authorizer

@@ -141,6 +141,16 @@ class JwksCache:
         self._generation = 0
         self._lock = threading.Lock()
 
+    def prefetch(self) -> bool:
+        """Fetch the key set ahead of the first request (Lambda init runs with a full CPU). Failures are not fatal
+        here: the first request then tries again under the usual rules."""
+        try:
+            self._refresh(self._generation, reason="prefetch")
+        except JwksUnavailable:
+            self._last_failure = None  # an init-time blip must not hold the first requests in the failure backoff
+            return False
+        return self._fetched_at is not None
+
     def key_for(self, kid: str) -> VerificationKey | None:
         """The key for `kid`, refreshing the set when it is too old or (rate-limited) when the kid is unknown."""
         generation = self._generation

@@ -112,7 +112,7 @@ def split_bearer(authorization: str | None) -> tuple[str, str, str, str]:
 
 class TokenVerifier:
     def __init__(self, settings: Settings, keys: JwksCache, clock: Callable[[], float] = time.time):
-        self._settings, self._keys, self._clock = settings, keys, clock
+        self._settings, self.keys, self._clock = settings, keys, clock
 
     def verify(self, authorization: str | None) -> VerifiedToken:
         _, header_segment, payload_segment, signature_segment = split_bearer(authorization)
@@ -135,7 +135,7 @@ class TokenVerifier:
             raise TokenRejected("missing_kid")
         # jku/x5u/jwk/x5c are never read: keys come only from the configured issuer's JWKS.
 
-        key = self._keys.key_for(kid)
+        key = self.keys.key_for(kid)
         if key is None:
             raise TokenRejected("unknown_kid")
         if key.algorithm != algorithm:
