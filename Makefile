@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools test unit e2e lint format validate build local token bench load clean
+.PHONY: help venv tools test unit e2e lint format validate build local token bench load openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: venv ## authorizer and operation benchmarks (printed figures)
 
 load: venv ## drive a running `make local` with concurrent requests (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/load.py --url http://127.0.0.1:$(PORT)
+
+openapi: venv ## regenerate docs/openapi.json from the route table and models
+	PYTHONPATH=layers/common $(PY) scripts/openapi.py
 
 clean: ## remove virtualenvs, build output and local state
 	rm -rf $(VENV) $(TOOLS) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
