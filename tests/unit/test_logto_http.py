@@ -63,6 +63,14 @@ def test_retry_after_is_honoured(sender, sleeps):
 
 
 @responses.activate
+def test_header_names_are_case_insensitive(sender, sleeps):
+    responses.get(URL, status=429, headers={"retry-after": "2"})
+    responses.get(URL, json=[], headers={"total-number": "7"})
+    result = sender.send("GET", URL, deadline=Deadline.after(10))
+    assert sleeps == [2.0] and result.headers.get("Total-Number") == "7"
+
+
+@responses.activate
 def test_retry_after_beyond_the_budget_gives_up_at_once(sender, sleeps):
     responses.get(URL, status=429, headers={"Retry-After": "3600"})
     result = sender.send("GET", URL, deadline=Deadline.after(10))

@@ -7,11 +7,12 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from orgapi.deadline import Deadline
@@ -49,7 +50,7 @@ class RetryPolicy:
 @dataclass
 class LogtoResponse:
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: Any
 
     @property
@@ -130,7 +131,10 @@ class HttpSender:
                     **kwargs,
                 )
                 try:
-                    result = LogtoResponse(response.status_code, dict(response.headers), _read_body(response))
+                    # Header names stay case-insensitive: "retry-after" and "Retry-After" are the same header.
+                    result = LogtoResponse(
+                        response.status_code, CaseInsensitiveDict(response.headers), _read_body(response)
+                    )
                 finally:
                     response.close()
             except requests.ConnectionError as exc:
