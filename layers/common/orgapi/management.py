@@ -115,10 +115,6 @@ class ManagementApi:
             retry_unsafe=True,
         )
 
-    def member_roles(self, organization_id: str, user_id: str, deadline: Deadline) -> list[dict[str, Any]]:
-        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
-        return self.call("GET", path, deadline).body or []
-
     def replace_member_roles(self, organization_id: str, user_id: str, role_ids: list[str], deadline: Deadline) -> None:
         path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
         self.call("PUT", path, deadline, json={"organizationRoleIds": role_ids})

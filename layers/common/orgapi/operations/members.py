@@ -40,10 +40,8 @@ def add_members(request: Request, services: Services) -> Result:
 
 def remove_member(request: Request, services: Services) -> Result:
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
-    current = services.logto.member_roles(organization_id, user_id, request.deadline)  # 404 when not a member
-    if services.settings.creator_role in _names(current):
-        _ensure_another_creator(services, organization_id, user_id, request.deadline)
-    services.logto.remove_member(organization_id, user_id, request.deadline)
+    _ensure_not_last_creator(services, organization_id, user_id, request.deadline)
+    services.logto.remove_member(organization_id, user_id, request.deadline)  # 404 when not a member
     return Result(204)
 
 
@@ -54,10 +52,9 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
     roles = services.roles.resolve(body.roleNames, request.deadline)
     ensure_no_escalation(request.caller, roles)
-    current = services.logto.member_roles(organization_id, user_id, request.deadline)  # 404 when not a member
-    creator = services.settings.creator_role
-    if creator in _names(current) and creator not in {r.name for r in roles}:
-        _ensure_another_creator(services, organization_id, user_id, request.deadline)
+    if services.settings.creator_role not in {r.name for r in roles}:
+        _ensure_not_last_creator(services, organization_id, user_id, request.deadline)
+    # Logto answers 422 require_membership for a non-member, which maps to 404.
     services.logto.replace_member_roles(organization_id, user_id, [r.id for r in roles], request.deadline)
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
 
@@ -66,23 +63,26 @@ def _names(roles: list) -> set[str]:
     return {r["name"] for r in roles if isinstance(r, dict) and isinstance(r.get("name"), str)}
 
 
-def _ensure_another_creator(services: Services, organization_id: str, leaving_user: str, deadline: Deadline) -> None:
-    """409 unless some other member holds CREATOR_ROLE (the organization would be left without one)."""
-    creator = services.roles.by_name(services.settings.creator_role, deadline)
+def _ensure_not_last_creator(services: Services, organization_id: str, user_id: str, deadline: Deadline) -> None:
+    """409 if the user is the organization's only member holding CREATOR_ROLE (the change would orphan it).
+
+    Reads the creator-role holders from the member list (filtered by role; each member's roles are still checked in
+    case the filter was not applied) and stops as soon as another holder is found.
+    """
+    name = services.settings.creator_role
+    creator = services.roles.by_name(name, deadline)
     filters = {"organizationRoleId": creator.id} if creator else {}
+    user_holds_role = False
     page = 1
     while True:
         members, _ = services.logto.list_members(organization_id, deadline, page=page, page_size=PAGE, **filters)
-        # The role filter narrows the search; each member's roles are still checked in case it was not applied.
-        if any(
-            m.get("id") != leaving_user and services.settings.creator_role in _names(m.get("organizationRoles") or [])
-            for m in members
-            if isinstance(m, dict)
-        ):
-            return
+        for member in members:
+            if isinstance(member, dict) and name in _names(member.get("organizationRoles") or []):
+                if member.get("id") != user_id:
+                    return
+                user_holds_role = True
         if len(members) < PAGE:
-            raise Conflict(
-                f"The organization would have no member with the {services.settings.creator_role} role",
-                code="last_creator",
-            )
+            break
         page += 1
+    if user_holds_role:
+        raise Conflict(f"The organization would have no member with the {name} role", code="last_creator")
