@@ -168,3 +168,19 @@ def test_concurrent_callers_share_one_token_request():
 
 def test_credentials_never_show_in_repr():
     assert "secret-value" not in repr(M2MCredentials("app", "secret-value"))
+
+
+@responses.activate
+def test_revoke_uses_the_status_route_and_falls_back_to_delete_without_it():
+    responses.post(TOKEN_URL, json=token_response())
+    base = "https://tenant.logto.app/api/organization-invitations/i1"
+    responses.put(f"{base}/status", json={"status": "Revoked"})
+    p, _ = provider()
+    api = ManagementApi(SETTINGS, HttpSender(sleep=lambda s: None), p)
+    api.revoke_invitation("i1", Deadline.after(5))
+    assert [c.request.method for c in responses.calls[1:]] == ["PUT"]
+    responses.reset()
+    responses.put(f"{base}/status", status=405)
+    responses.delete(base, status=204)
+    api.revoke_invitation("i1", Deadline.after(5))
+    assert [c.request.method for c in responses.calls] == ["PUT", "DELETE"]
