@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 # Left for mapping the error and writing logs/metrics after the last Logto call gives up.
-SAFETY_MARGIN_SECONDS = 0.3
+SAFETY_MARGIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
