@@ -184,3 +184,25 @@ def test_revoke_uses_the_status_route_and_falls_back_to_delete_without_it():
     responses.delete(base, status=204)
     api.revoke_invitation("i1", Deadline.after(5))
     assert [c.request.method for c in responses.calls] == ["PUT", "DELETE"]
+
+
+@responses.activate
+def test_role_assignment_uses_the_bulk_route_and_falls_back_per_user():
+    responses.post(TOKEN_URL, json=token_response())
+    base = "https://tenant.logto.app/api/organizations/o1/users"
+    responses.post(f"{base}/roles", status=201)
+    p, _ = provider()
+    api = ManagementApi(SETTINGS, HttpSender(sleep=lambda s: None), p)
+    api.assign_roles("o1", ["u1", "u2"], ["r1"], Deadline.after(5))
+    assert [c.request.url for c in responses.calls[1:]] == [f"{base}/roles"]
+    responses.reset()
+    responses.post(f"{base}/roles", status=404)
+    responses.post(f"{base}/u1/roles", status=201)
+    responses.post(f"{base}/u2/roles", status=201)
+    api.assign_roles("o1", ["u1", "u2"], ["r1"], Deadline.after(5))
+    assert [c.request.url for c in responses.calls] == [f"{base}/roles", f"{base}/u1/roles", f"{base}/u2/roles"]
+    responses.reset()
+    responses.post(f"{base}/roles", status=422, json={"code": "entity.relation_foreign_key_not_found"})
+    with pytest.raises(Exception) as info:
+        api.assign_roles("o1", ["ghost"], ["r1"], Deadline.after(5))
+    assert info.value.code == "unknown_reference"

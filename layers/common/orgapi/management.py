@@ -107,13 +107,18 @@ class ManagementApi:
         self.call("DELETE", f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}", deadline)
 
     def assign_roles(self, organization_id: str, user_ids: list[str], role_ids: list[str], deadline: Deadline) -> None:
-        self.call(
-            "POST",
-            f"/organizations/{_seg(organization_id)}/users/roles",
-            deadline,
-            json={"userIds": user_ids, "organizationRoleIds": role_ids},
-            retry_unsafe=True,
-        )
+        """Give users roles (existing assignments are kept; repeating the call is harmless, so it may be retried)."""
+        base = f"/organizations/{_seg(organization_id)}/users"
+        body = {"userIds": user_ids, "organizationRoleIds": role_ids}
+        response = self._send("POST", f"{base}/roles", deadline, body, None, True)
+        if response.status in (404, 405):
+            # No bulk route (an implementation without it; Logto answers 422, never 404, here): one call per user.
+            for user_id in user_ids:
+                path = f"{base}/{_seg(user_id)}/roles"
+                self.call("POST", path, deadline, json={"organizationRoleIds": role_ids}, retry_unsafe=True)
+            return
+        if not response.ok:
+            raise error_for(response)
 
     def replace_member_roles(self, organization_id: str, user_id: str, role_ids: list[str], deadline: Deadline) -> None:
         path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
