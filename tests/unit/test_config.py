@@ -1,0 +1,90 @@
+"""Configuration: defaults from the contract, and a clear ConfigError naming the variable for anything wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from orgapi.config import load_settings
+from orgapi.errors import ConfigError
+
+
+def test_contract_defaults_for_logto_cloud():
+    s = load_settings({"LOGTO_ENDPOINT": "https://abc123.logto.app/", "API_RESOURCE": "https://api.example.com"})
+    assert s.logto_endpoint == "https://abc123.logto.app"
+    assert s.issuer == "https://abc123.logto.app/oidc"
+    assert s.jwks_url == "https://abc123.logto.app/oidc/jwks"
+    assert s.token_url == "https://abc123.logto.app/oidc/token"
+    assert s.management_api_resource == "https://abc123.logto.app/api"
+    assert s.creator_role == "admin"
+
+
+def test_self_hosted_and_custom_issuer():
+    s = load_settings(
+        {
+            "LOGTO_ENDPOINT": "https://auth.example.com",
+            "LOGTO_ISSUER": "https://login.example.com/oidc",
+            "LOGTO_MANAGEMENT_API_RESOURCE": "",
+            "CREATOR_ROLE": "owner",
+        }
+    )
+    assert s.management_api_resource == "https://default.logto.app/api"
+    assert s.issuer == "https://login.example.com/oidc" and s.jwks_url == "https://login.example.com/oidc/jwks"
+    assert s.creator_role == "owner"
+
+
+@pytest.mark.parametrize(
+    "env,variable",
+    [
+        ({}, "LOGTO_ENDPOINT"),
+        ({"LOGTO_ENDPOINT": "ftp://x"}, "LOGTO_ENDPOINT"),
+        ({"LOGTO_ENDPOINT": "https://x?y=1"}, "LOGTO_ENDPOINT"),
+        ({"LOGTO_ENDPOINT": "http://tenant.example.com"}, "LOGTO_ENDPOINT"),  # plain http only on loopback or locally
+        ({"LOGTO_ENDPOINT": "https://x", "LOGTO_ISSUER": "notaurl"}, "LOGTO_ISSUER"),
+        ({"LOGTO_ENDPOINT": "https://x", "PERMISSION_OVERRIDES": "{bad json"}, "PERMISSION_OVERRIDES"),
+        (
+            {"LOGTO_ENDPOINT": "https://x", "PERMISSION_OVERRIDES": '{"member:read": "has space"}'},
+            "PERMISSION_OVERRIDES",
+        ),
+        ({"LOGTO_ENDPOINT": "https://x", "PERMISSION_OVERRIDES": '["a"]'}, "PERMISSION_OVERRIDES"),
+        ({"LOGTO_ENDPOINT": "https://x", "TOKEN_CLOCK_SKEW_SECONDS": "61"}, "TOKEN_CLOCK_SKEW_SECONDS"),
+        ({"LOGTO_ENDPOINT": "https://x", "JWKS_MAX_AGE_SECONDS": "soon"}, "JWKS_MAX_AGE_SECONDS"),
+    ],
+)
+def test_invalid_configuration_names_the_variable(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(env)
+
+
+def test_required_variables_per_function():
+    with pytest.raises(ConfigError, match="API_RESOURCE"):
+        load_settings({"LOGTO_ENDPOINT": "https://x"}, require=("API_RESOURCE",))
+    with pytest.raises(ConfigError, match="M2M_SECRET_ID"):
+        load_settings({"LOGTO_ENDPOINT": "https://x"}, require=("M2M_SECRET_ID",))
+
+
+def test_plain_http_is_allowed_on_loopback_and_in_local_runs():
+    assert load_settings({"LOGTO_ENDPOINT": "http://127.0.0.1:3001"}).logto_endpoint == "http://127.0.0.1:3001"
+    assert load_settings({"LOGTO_ENDPOINT": "http://localhost:3001"}).issuer == "http://localhost:3001/oidc"
+    assert load_settings({"LOGTO_ENDPOINT": "http://logto:3001", "AWS_SAM_LOCAL": "true"}).logto_endpoint
+
+
+def test_permission_overrides():
+    s = load_settings({"LOGTO_ENDPOINT": "https://x", "PERMISSION_OVERRIDES": '{"member:read": "read:members"}'})
+    assert s.permission_overrides == {"member:read": "read:members"}
+
+
+@pytest.mark.parametrize("function", ["authorizer", "get_organization"])
+def test_a_misconfigured_function_fails_at_cold_start(function, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    from orgapi import services
+
+    services.services.cache_clear()
+    for name in ("LOGTO_ENDPOINT", "API_RESOURCE", "M2M_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
+    path = Path(__file__).resolve().parents[2] / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"cold_{function}", path)
+    with pytest.raises(ConfigError, match="LOGTO_ENDPOINT"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    services.services.cache_clear()
