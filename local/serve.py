@@ -92,7 +92,7 @@ class LocalStack:
         (self.data / "logs").mkdir(exist_ok=True)
         self.log = open(self.data / "logs" / "local.log", "a", buffering=1)  # noqa: SIM115 - closed in stop()
 
-    def spawn(self, *argv: str, what: str) -> subprocess.Popen:
+    def spawn(self, *argv: str) -> subprocess.Popen:
         proc = subprocess.Popen(
             list(argv),
             cwd=ROOT,
@@ -106,7 +106,7 @@ class LocalStack:
 
     def start_moto(self) -> str:
         port = free_port()
-        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port), what="moto")
+        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port))
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/moto-api/", proc, "the local AWS (moto server)")
         return url
@@ -151,7 +151,7 @@ class LocalStack:
         ]
         if self.args.reset:
             argv.append("--reset")
-        proc = self.spawn(*argv, what="logto")
+        proc = self.spawn(*argv)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/oidc/jwks", proc, "the Logto stand-in")
         return url, M2M_APP_ID, M2M_APP_SECRET

@@ -97,8 +97,8 @@ def _numeric_date(claims: dict[str, Any], name: str, required: bool) -> float | 
     return float(value)
 
 
-def split_bearer(authorization: str | None) -> tuple[str, str, str, str]:
-    """`Bearer <jws>` -> (token, header, payload, signature segments). The same rule as the template's ValidationExpression."""
+def split_bearer(authorization: str | None) -> tuple[str, str, str]:
+    """`Bearer <jws>` -> (header, payload, signature) segments. The same rule as the template's ValidationExpression."""
     if not authorization:
         raise TokenRejected("missing_token")
     if len(authorization) > MAX_TOKEN_LENGTH + 7:
@@ -107,7 +107,7 @@ def split_bearer(authorization: str | None) -> tuple[str, str, str, str]:
     if not match:
         raise TokenRejected("malformed")
     header, payload, signature = match.groups()
-    return f"{header}.{payload}.{signature}", header, payload, signature
+    return header, payload, signature
 
 
 class TokenVerifier:
@@ -115,7 +115,7 @@ class TokenVerifier:
         self._settings, self.keys, self._clock = settings, keys, clock
 
     def verify(self, authorization: str | None) -> VerifiedToken:
-        _, header_segment, payload_segment, signature_segment = split_bearer(authorization)
+        header_segment, payload_segment, signature_segment = split_bearer(authorization)
         if len(header_segment) > MAX_HEADER_SEGMENT:
             raise TokenRejected("malformed")
         header = _json_object(_b64url_decode(header_segment))
