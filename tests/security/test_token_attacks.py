@@ -412,9 +412,14 @@ def test_organization_id_that_could_widen_a_policy(setup, org):
     rejected(verifier, bearer(token(ES384, {"aud": API_RESOURCE, "organization_id": org})))
 
 
-def test_organization_id_claim_on_an_organization_token(setup):
+def test_organization_id_claim_on_an_organization_token_must_match_its_audience(setup):
+    """A tenant's JWT customizer may add organization_id to an organization token: accepted when it names the `aud`
+    organization, refused when it names another (which of the two would the policy be for?)."""
     verifier, _, _ = setup
-    rejected(verifier, bearer(token(ES384, {"organization_id": ORG})), "wrong_audience")
+    verified = verifier.verify(bearer(token(ES384, {"organization_id": ORG})))
+    assert (verified.kind, verified.organization_id) == (TokenKind.ORGANIZATION, ORG)
+    rejected(verifier, bearer(token(ES384, {"organization_id": "otherorg0001"})), "wrong_audience")
+    rejected(verifier, bearer(token(ES384, {"organization_id": 5})), "wrong_audience")
 
 
 @pytest.mark.parametrize("value", [None, 5, ["org1abc"]])

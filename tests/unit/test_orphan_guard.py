@@ -9,7 +9,8 @@ import pytest
 
 from orgapi.deadline import Deadline
 from orgapi.errors import Conflict
-from orgapi.operations.members import PAGE, _ensure_not_last_creator
+from orgapi.orphan_guard import PAGE, ensure_not_last_creator
+from orgapi.roles import OrganizationRole, RoleCatalog
 
 
 class MembersIgnoringTheFilter:
@@ -25,11 +26,17 @@ def member(user_id, *roles):
     return {"id": user_id, "organizationRoles": [{"id": f"r-{r}", "name": r} for r in roles]}
 
 
+CATALOG = RoleCatalog(
+    tuple(OrganizationRole(f"r-{n}", n, None, "User", frozenset(), frozenset()) for n in ("admin", "member"))
+)
+
+
 def services(members):
-    roles = SimpleNamespace(by_name=lambda name, deadline: SimpleNamespace(id="r-admin", name=name))
-    return SimpleNamespace(
-        settings=SimpleNamespace(creator_role="admin"), roles=roles, logto=MembersIgnoringTheFilter(members)
-    )
+    return SimpleNamespace(settings=SimpleNamespace(creator_role="admin"), logto=MembersIgnoringTheFilter(members))
+
+
+def _ensure_not_last_creator(s, organization_id, user_id, deadline):
+    ensure_not_last_creator(s, organization_id, user_id, CATALOG, deadline)
 
 
 def test_last_holder_is_refused_even_when_the_filter_is_ignored():

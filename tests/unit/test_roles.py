@@ -1,32 +1,41 @@
-"""Role resolution by name (cached briefly, refreshed once for a name it does not know) and the escalation rule."""
+"""Roles as Logto describes them (API permissions only for API_RESOURCE), the cached and fresh role lists, and the
+three rules an Access answers: permission, no escalation in both namespaces, rank."""
 
 from __future__ import annotations
 
 import pytest
 
+from orgapi.access import Access
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
 from orgapi.errors import Forbidden, Unprocessable
-from orgapi.roles import OrganizationRole, RoleDirectory, ensure_no_escalation
+from orgapi.roles import OrganizationRole, RoleCatalog, RoleDirectory
 from orgapi.routes import TokenKind
+
+API = "https://api.example.com/org"
 
 
 class FakeApi:
     def __init__(self, roles):
-        self.roles, self.calls = roles, 0
+        self.roles, self.calls, self.resource_calls = roles, 0, 0
 
     def organization_roles(self, deadline):
         self.calls += 1
         return list(self.roles)
 
+    def resource_id(self, indicator, deadline):
+        self.resource_calls += 1
+        return "res-api" if indicator == API else None
 
-def role(name, scopes=(), api=(), type_="User"):
+
+def role(name, scopes=(), api=(), other_api=(), type_="User"):
     return {
         "id": f"id-{name}",
         "name": name,
         "type": type_,
         "scopes": [{"id": s, "name": s} for s in scopes],
-        "resourceScopes": [{"id": s, "name": s} for s in api],
+        "resourceScopes": [{"id": s, "name": s, "resource": {"id": "res-api", "name": "Org API"}} for s in api]
+        + [{"id": f"o-{s}", "name": s, "resource": {"id": "res-other", "name": "Other"}} for s in other_api],
     }
 
 
@@ -37,47 +46,71 @@ class Clock:
         return self.now
 
 
-def test_cached_then_refreshed_after_ttl():
+def caller(kind, scopes, subject="u1"):
+    return Caller(subject, "spa", kind, "o1", frozenset(scopes), 2e9)
+
+
+def test_api_permissions_of_another_resource_do_not_count():
+    """Logto's role list names each resource scope's resource ({id, name}); a same-named scope of another API is a
+    different permission."""
+    parsed = OrganizationRole.from_logto(role("admin", api=["member:add"], other_api=["org:create"]), "res-api")
+    assert parsed.api_permissions == {"member:add"}
+    assert OrganizationRole.from_logto(role("admin", api=["member:add"]), None).api_permissions == frozenset()
+
+
+def test_cached_list_expires_and_fresh_always_reads():
     api, clock = FakeApi([role("admin")]), Clock()
-    directory = RoleDirectory(api, 60, clock)
-    for _ in range(10):
-        assert directory.resolve(["admin"], Deadline.after(5))[0].id == "id-admin"
+    directory = RoleDirectory(api, API, 60, clock)
+    directory.cached(Deadline.after(5))
+    directory.cached(Deadline.after(5))
     assert api.calls == 1
     clock.now += 61
-    directory.resolve(["admin"], Deadline.after(5))
+    directory.cached(Deadline.after(5))
     assert api.calls == 2
+    directory.fresh(Deadline.after(5))
+    directory.fresh(Deadline.after(5))
+    assert api.calls == 4
+    assert api.resource_calls == 1  # the resource id is stable: looked up once
 
 
-def test_unknown_name_looks_once_more_then_422():
-    api, clock = FakeApi([role("admin")]), Clock()
-    directory = RoleDirectory(api, 60, clock)
-    directory.all(Deadline.after(5))
-    clock.now += 5
-    api.roles.append(role("auditor"))
-    assert directory.resolve(["auditor"], Deadline.after(5))[0].name == "auditor"  # created after caching
-    clock.now += 5
-    with pytest.raises(Unprocessable) as info:
-        directory.resolve(["ghost"], Deadline.after(5))
-    assert info.value.code == "unknown_role"
-    assert api.calls == 3
+def test_resolve_by_name_refuses_unknown_and_machine_roles():
+    catalog = RoleCatalog(
+        tuple(OrganizationRole.from_logto(r, "res-api") for r in (role("admin"), role("bot", type_="MachineToMachine")))
+    )
+    assert [r.name for r in catalog.resolve(["admin"])] == ["admin"]
+    for name in ("bot", "ghost"):
+        with pytest.raises(Unprocessable):
+            catalog.resolve([name])
 
 
-def test_machine_roles_are_not_assignable_to_people():
-    directory = RoleDirectory(FakeApi([role("bot", type_="MachineToMachine")]), 60, Clock())
-    with pytest.raises(Unprocessable):
-        directory.resolve(["bot"], Deadline.after(5))
+ADMIN = OrganizationRole.from_logto(role("admin", scopes=["a", "b"], api=["x"]), "res-api")
 
 
-def caller(kind, scopes):
-    return Caller("u", "c", kind, "o1", frozenset(scopes), 2e9)
+@pytest.mark.parametrize("kind", [TokenKind.ORGANIZATION, TokenKind.ORGANIZATION_API])
+def test_escalation_is_checked_in_both_namespaces(kind):
+    """Finding 8.2: an organization API token was compared only with API permissions, an organization token only with
+    organization permissions. Granting a role hands over both: the caller must hold every one of them."""
+    Access(caller(kind, {"a", "b", "x"}), "o1", frozenset({"a", "b", "x"}), True).ensure_can_grant([ADMIN])
+    for held in ({"a", "b"}, {"x"}, {"a", "x"}):
+        with pytest.raises(Forbidden) as info:
+            Access(caller(kind, held), "o1", frozenset(held), True).ensure_can_grant([ADMIN])
+        assert info.value.code == "privilege_escalation"
 
 
-def test_escalation_uses_the_permissions_the_token_kind_carries():
-    admin = OrganizationRole.from_logto(role("admin", scopes=["a", "b"], api=["x"]))
-    ensure_no_escalation(caller(TokenKind.ORGANIZATION, {"a", "b"}), [admin])
-    ensure_no_escalation(caller(TokenKind.ORGANIZATION_API, {"x"}), [admin])
+def test_rank_needs_every_permission_of_the_target_except_on_oneself():
+    remover = Access(caller(TokenKind.ORGANIZATION, {"m"}), "o1", frozenset({"m", "a"}), True)
     with pytest.raises(Forbidden) as info:
-        ensure_no_escalation(caller(TokenKind.ORGANIZATION, {"a"}), [admin])
-    assert info.value.code == "privilege_escalation"
-    with pytest.raises(Forbidden):
-        ensure_no_escalation(caller(TokenKind.ORGANIZATION_API, {"a", "b"}), [admin])
+        remover.ensure_outranks("boss", [ADMIN])
+    assert info.value.code == "insufficient_rank"
+    remover.ensure_outranks("u1", [ADMIN])  # oneself: stepping down / leaving
+    Access(caller(TokenKind.ORGANIZATION, set()), "o1", frozenset({"a", "b", "x"}), True).ensure_outranks(
+        "boss", [ADMIN]
+    )
+
+
+def test_require_uses_effective_not_token_permissions():
+    access = Access(caller(TokenKind.ORGANIZATION, {"org:update"}), "o1", frozenset(), True)
+    with pytest.raises(Forbidden) as info:
+        access.require("org:update")
+    assert info.value.code == "missing_permission"
+    access.require(None)

@@ -8,14 +8,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from orgapi.access import Access
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from orgapi.errors import ApiError, BadRequest, ConfigError, Forbidden, NotFound, Unauthorized
+from orgapi.jsonbody import parse_object
+from orgapi.management import PLAIN_ID
 from orgapi.observability import logger, metrics
 from orgapi.routes import ROUTES_BY_NAME, Route, required_permission
 from orgapi.services import Services, services
@@ -38,17 +42,30 @@ class Request:
     deadline: Deadline
     lambda_context: Any = None
 
+    access: Access = None  # type: ignore[assignment]  # set by _serve before any operation runs
+    audit_targets: dict[str, Any] = field(default_factory=dict)  # what the change touched, for the audit line
+
+    _parsed: dict[type, Any] = field(default_factory=dict)
+
     def body(self, model: type[Model]) -> Model:
-        if self.raw_body is None or not self.raw_body.strip():
-            raise BadRequest("A JSON body is required", code="invalid_body")
-        try:
-            data = json.loads(self.raw_body)
-        except (ValueError, RecursionError):  # 64 KB of "[" nests deeper than the parser's recursion limit
-            raise BadRequest("The body is not valid JSON", code="invalid_json") from None
-        return _validated(model, data)
+        if model not in self._parsed:
+            self._parsed[model] = _validated(model, parse_object(self.raw_body, self.header("Content-Type")))
+        return self._parsed[model]
 
     def query_as(self, model: type[Model]) -> Model:
-        return _validated(model, self.query)
+        if model not in self._parsed:
+            self._parsed[model] = _validated(model, self.query)
+        return self._parsed[model]
+
+    def validate_input(self) -> None:
+        """The route's declared body and query models, checked before anything calls Logto."""
+        if self.route.body or self.route.query:
+            from orgapi import models
+
+            if self.route.body:
+                self.body(getattr(models, self.route.body))
+            if self.route.query:
+                self.query_as(getattr(models, self.route.query))
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -73,6 +90,22 @@ def _validated(model: type[Model], data: Any) -> Model:
         # Field paths and reasons only: the rejected values are never echoed back or logged.
         problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]]
         raise BadRequest("Invalid request: " + "; ".join(problems), code="invalid_request") from None
+
+
+def plain_path_ids(route: Route, event: dict[str, Any]) -> dict[str, str]:
+    """Every path parameter is a plain id, or the request ends here (400) before anything uses it: `..`, `.` or an
+    encoded slash in an id would otherwise rewrite the Management API route it is put into."""
+    raw = event.get("pathParameters") or {}
+    expected = [part[1:-1] for part in route.path.split("/") if part.startswith("{")]
+    path: dict[str, str] = {}
+    for name in expected:
+        value = raw.get(name)
+        if not isinstance(value, str):
+            raise NotFound("No such route", code="route_not_found")
+        if not PLAIN_ID.match(value):
+            raise BadRequest(f"{name} must be a plain id ([0-9A-Za-z_-], at most 64)", code="invalid_id")
+        path[name] = value
+    return path
 
 
 def check_access(route: Route, caller: Caller, path: dict[str, str], overrides: dict[str, str]) -> None:
@@ -112,14 +145,17 @@ def _raw_body(event: dict[str, Any]) -> str | None:
     return body
 
 
-def _serve(route: Route, operation: Operation, shared: Services, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _serve(
+    route: Route, operation: Operation, shared: Services, event: dict[str, Any], context: Any, audit: list[Request]
+) -> dict[str, Any]:
     # API Gateway has routed already; a request for another route means the template and code disagree.
     if event.get("httpMethod") != route.method or event.get("resource") != route.path:
         raise NotFound("No such route", code="route_not_found")
-    path = {k: v for k, v in (event.get("pathParameters") or {}).items() if isinstance(v, str)}
     caller = Caller.from_authorizer_context((event.get("requestContext") or {}).get("authorizer"))
+    path = plain_path_ids(route, event)
     logger.append_keys(sub=caller.subject, organization_id=caller.organization_id or path.get("organizationId"))
-    check_access(route, caller, path, dict(shared.settings.permission_overrides))
+    overrides = dict(shared.settings.permission_overrides)
+    check_access(route, caller, path, overrides)
     request = Request(
         route=route,
         caller=caller,
@@ -130,8 +166,37 @@ def _serve(route: Route, operation: Operation, shared: Services, event: dict[str
         deadline=Deadline.from_context(context),
         lambda_context=context,
     )
+    audit.append(request)
+    request.validate_input()
+    # Permissions as Logto grants them now (live), not only as the token said when it was issued.
+    request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
     result = operation(request, shared)
     return _response(result.status, result.body, result.headers)
+
+
+def _audit(route: Route, event: dict[str, Any], requests: list[Request], status: int) -> None:
+    """One `audit` line per mutating request: who, where, what, on what, and how it ended. Ids only: never a token,
+    a secret, an e-mail address or a body."""
+    if route.method == "GET":
+        return
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    request = requests[0] if requests else None
+    path = request.path if request else {}
+    logger.info(
+        "audit",
+        extra={
+            "audit": {
+                "actor": {"sub": str(authorizer.get("sub") or ""), "clientId": str(authorizer.get("clientId") or "")},
+                "organizationId": path.get("organizationId") or str(authorizer.get("organizationId") or "") or None,
+                "action": route.name,
+                "targets": {
+                    **{k: v for k, v in path.items() if k != "organizationId"},
+                    **(request.audit_targets if request else {}),
+                },
+                "status": status,
+            }
+        },
+    )
 
 
 def build_handler(route_name: str, operation: Operation) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -139,22 +204,27 @@ def build_handler(route_name: str, operation: Operation) -> Callable[[dict[str, 
     routed the request already (and a resolver costs ~75 ms of cold start)."""
     route = ROUTES_BY_NAME[route_name]
     shared = services()  # configuration is validated here, at cold start
+    if route.uses_table and not shared.settings.state_table and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise ConfigError("IDEMPOTENCY_TABLE is not set")  # fail the cold start, not every request
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
+        audit: list[Request] = []
         try:
-            response = _serve(route, operation, shared, event, context)
+            response = _serve(route, operation, shared, event, context, audit)
         except ApiError as error:
             metrics.add_metric(name="ClientError" if error.status < 500 else "ServerError", unit="Count", value=1)
             logger.info("request_failed", extra={"status": error.status, "code": error.code})
-            return _response(error.status, error.body(), error.headers())
+            response = _response(error.status, error.body(), error.headers())
         except Exception:
             metrics.add_metric(name="ServerError", unit="Count", value=1)
             logger.exception("unhandled_error")
-            return _response(500, {"message": "Internal server error", "code": "internal_error"})
-        metrics.add_metric(name="Success", unit="Count", value=1)
+            response = _response(500, {"message": "Internal server error", "code": "internal_error"})
+        else:
+            metrics.add_metric(name="Success", unit="Count", value=1)
+        _audit(route, event, audit, response["statusCode"])
         return response
 
     return lambda_handler

@@ -42,6 +42,10 @@ class Settings:
     jwks_timeout_seconds: float = 3.0
     m2m_secret_max_age_seconds: int = 300
     role_cache_seconds: int = 60
+    # When operations re-derive the caller's permissions from Logto: writes | all | off (access.py).
+    live_permissions: str = "writes"
+    # The stack's DynamoDB table (idempotency records, per-organization leases); only some functions need it.
+    state_table: str = ""
     invitation_default_days: int = 7
     invitation_max_days: int = 30
 
@@ -82,6 +86,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = _get(env, name) or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -131,4 +142,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
         jwks_refresh_cooldown_seconds=_int(env, "JWKS_REFRESH_COOLDOWN_SECONDS", 30, 1, 3600),
         m2m_secret_max_age_seconds=_int(env, "M2M_SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
         role_cache_seconds=_int(env, "ROLE_CACHE_SECONDS", 60, 0, 3600),
+        live_permissions=_choice(env, "LIVE_PERMISSIONS", ("writes", "all", "off")),
+        state_table=_get(env, "IDEMPOTENCY_TABLE"),
     )

@@ -6,6 +6,7 @@ Failed calls raise the mapped ApiError.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,12 +14,24 @@ from urllib.parse import quote
 
 from orgapi.config import Settings
 from orgapi.deadline import Deadline
+from orgapi.errors import BadRequest
 from orgapi.logto_http import HttpSender, LogtoResponse, error_for
 from orgapi.m2m import M2MTokenProvider
 from orgapi.observability import logger, metrics
 
+# What a path segment may be: a plain id. `.`/`..` would be removed by URL normalization (`users/..` turns into the
+# organization itself, which Logto's router answers), and `/`, `%`, `?`, `#` could change the route another way.
+PLAIN_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+
+
+class UnsafePathSegment(BadRequest):
+    code, message = "invalid_id", "An id in the path is not a plain id"
+
 
 def _seg(value: str) -> str:
+    """A path segment for the Management API; anything but a plain id is refused before any request is made."""
+    if not isinstance(value, str) or not PLAIN_ID.match(value):
+        raise UnsafePathSegment()
     return quote(value, safe="")
 
 
@@ -124,6 +137,44 @@ class ManagementApi:
         path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
         self.call("PUT", path, deadline, json={"organizationRoleIds": role_ids})
 
+    def member_role_ids(self, organization_id: str, user_id: str, deadline: Deadline) -> list[str]:
+        """The user's organization roles now (Logto: 422 require_membership for a non-member, mapped to 404)."""
+        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
+        return _ids(self.call("GET", path, deadline).body)
+
+    def application_role_ids(self, organization_id: str, application_id: str, deadline: Deadline) -> list[str]:
+        """A machine caller's organization roles now (routes/organization/application/role-relations.ts)."""
+        path = f"/organizations/{_seg(organization_id)}/applications/{_seg(application_id)}/roles"
+        return _ids(self.call("GET", path, deadline).body)
+
+    def user_role_ids(self, user_id: str, deadline: Deadline) -> list[str]:
+        """The user's global (tenant) roles (routes/admin-user/role.ts: always paginated, 20 a page by default)."""
+        path, ids, page = f"/users/{_seg(user_id)}/roles", [], 1
+        while True:
+            batch = _ids(self.call("GET", path, deadline, params={"page": page, "page_size": 100}).body)
+            ids.extend(batch)
+            if len(batch) < 100 or page >= 50:
+                return ids
+            page += 1
+
+    def role_scopes(self, role_id: str, deadline: Deadline) -> list[dict[str, Any]]:
+        """A global role's permissions, each with its API resource attached (routes/role.scope.ts)."""
+        body = self.call("GET", f"/roles/{_seg(role_id)}/scopes", deadline).body
+        return [s for s in body or [] if isinstance(s, dict)]
+
+    def resource_id(self, indicator: str, deadline: Deadline) -> str | None:
+        """Logto's id of the API resource with this indicator (routes/resource.ts lists them with indicators)."""
+        page = 1
+        while True:
+            response = self.call("GET", "/resources", deadline, params={"page": page, "page_size": 100})
+            batch = [r for r in response.body or [] if isinstance(r, dict)]
+            for resource in batch:
+                if resource.get("indicator") == indicator and isinstance(resource.get("id"), str):
+                    return resource["id"]
+            if len(batch) < 100 or page >= 50:
+                return None
+            page += 1
+
     # -- roles ---------------------------------------------------------------------------------------------------------
     def organization_roles(self, deadline: Deadline) -> list[dict[str, Any]]:
         """Every organization role with its permissions (the list endpoint is paginated; page through it)."""
@@ -160,6 +211,10 @@ class ManagementApi:
             response = self._send("DELETE", path, deadline, None, None, False)
         if not response.ok:
             raise error_for(response)
+
+
+def _ids(body: Any) -> list[str]:
+    return [r["id"] for r in body or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
 
 
 def _code(body: Any) -> str:

@@ -1,4 +1,6 @@
-"""Organization roles: resolved by name from Logto's role list (cached briefly), and the no-escalation rule."""
+"""Organization roles as Logto defines them: each with its organization permissions and its API permissions for this
+service's API resource (API_RESOURCE). A RoleCatalog is one read of Logto's role list; RoleDirectory hands out a
+cached one for views and a fresh one wherever a decision depends on it (grants, rank, the orphan guard)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from orgapi.caller import Caller
 from orgapi.deadline import Deadline
-from orgapi.errors import Forbidden, Unprocessable
+from orgapi.errors import Unprocessable
 from orgapi.management import ManagementApi
-from orgapi.routes import TokenKind
+from orgapi.observability import logger
+
+USER_ROLE = "User"  # Logto's OrganizationRoleType; the other is MachineToMachine (for applications only)
+RESOURCE_ID_CACHE_SECONDS = 3600
+
+
+def _names(items: Any) -> frozenset[str]:
+    return frozenset(i["name"] for i in items or [] if isinstance(i, dict) and isinstance(i.get("name"), str))
 
 
 @dataclass(frozen=True)
@@ -20,21 +28,37 @@ class OrganizationRole:
     id: str
     name: str
     description: str | None
+    type: str
     permissions: frozenset[str]  # organization permissions (what organization tokens carry)
-    api_permissions: frozenset[str]  # API resource permissions (what organization API tokens carry)
+    api_permissions: frozenset[str]  # API permissions for API_RESOURCE only (what organization API tokens carry)
+
+    @property
+    def all_permissions(self) -> frozenset[str]:
+        """Everything a holder of this role can use, in either namespace (what granting it hands over)."""
+        return self.permissions | self.api_permissions
 
     @classmethod
-    def from_logto(cls, raw: dict[str, Any]) -> OrganizationRole:
-        def names(items: Any) -> frozenset[str]:
-            return frozenset(i["name"] for i in items or [] if isinstance(i, dict) and isinstance(i.get("name"), str))
-
+    def from_logto(cls, raw: dict[str, Any], api_resource_id: str | None) -> OrganizationRole:
+        # Logto's role list gives each resource scope as {id, name, resource: {id, name}}: a scope of another API
+        # resource with the same name is a different permission and must not count.
+        api_scopes = [
+            s
+            for s in raw.get("resourceScopes") or []
+            if isinstance(s, dict)
+            and api_resource_id is not None
+            and (s.get("resource") or {}).get("id") == api_resource_id
+        ]
         return cls(
             str(raw["id"]),
             str(raw["name"]),
             raw.get("description"),
-            names(raw.get("scopes")),
-            names(raw.get("resourceScopes")),
+            str(raw.get("type") or USER_ROLE),
+            _names(raw.get("scopes")),
+            _names(api_scopes),
         )
+
+    def ref(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name}
 
     def view(self) -> dict[str, Any]:
         return {
@@ -46,48 +70,69 @@ class OrganizationRole:
         }
 
 
-class RoleDirectory:
-    def __init__(self, api: ManagementApi, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
-        self._api, self._ttl, self._clock = api, ttl_seconds, clock
-        self._roles: list[OrganizationRole] | None = None
-        self._fetched_at = 0.0
-        self._lock = threading.Lock()
+@dataclass(frozen=True)
+class RoleCatalog:
+    roles: tuple[OrganizationRole, ...]
 
-    def all(self, deadline: Deadline, *, fresh: bool = False) -> list[OrganizationRole]:
-        """User-assignable organization roles (machine-to-machine roles cannot be given to people)."""
-        with self._lock:
-            if fresh or self._roles is None or self._clock() - self._fetched_at >= self._ttl:
-                raw = self._api.organization_roles(deadline)
-                self._roles = [OrganizationRole.from_logto(r) for r in raw if r.get("type", "User") == "User"]
-                self._fetched_at = self._clock()
-            return self._roles
+    @property
+    def assignable(self) -> list[OrganizationRole]:
+        """Roles people can be given (machine-to-machine roles are for applications)."""
+        return [role for role in self.roles if role.type == USER_ROLE]
 
-    def _lookup(self, names: list[str], deadline: Deadline) -> dict[str, OrganizationRole]:
-        by_name = {role.name: role for role in self.all(deadline)}
-        if any(name not in by_name for name in names) and self._clock() - self._fetched_at > 1:
-            # A role created in Logto since the list was cached: look once more before calling the name unknown.
-            by_name = {role.name: role for role in self.all(deadline, fresh=True)}
-        return by_name
+    def by_id(self, role_ids: Iterable[str]) -> list[OrganizationRole]:
+        known = {role.id: role for role in self.roles}
+        return [known[i] for i in role_ids if i in known]
 
-    def resolve(self, names: Iterable[str], deadline: Deadline) -> list[OrganizationRole]:
+    def named(self, name: str) -> OrganizationRole | None:
+        return next((role for role in self.assignable if role.name == name), None)
+
+    def resolve(self, names: Iterable[str]) -> list[OrganizationRole]:
         wanted = list(dict.fromkeys(names))
-        if not wanted:
-            return []
-        by_name = self._lookup(wanted, deadline)
+        by_name = {role.name: role for role in self.assignable}
         unknown = [name for name in wanted if name not in by_name]
         if unknown:
             raise Unprocessable(f"Unknown organization role: {unknown[0][:128]}", code="unknown_role")
         return [by_name[name] for name in wanted]
 
-    def by_name(self, name: str, deadline: Deadline) -> OrganizationRole | None:
-        return self._lookup([name], deadline).get(name)
 
+class RoleDirectory:
+    def __init__(
+        self, api: ManagementApi, api_resource: str, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ):
+        self._api, self._api_resource, self._ttl, self._clock = api, api_resource, ttl_seconds, clock
+        self._cached: RoleCatalog | None = None
+        self._fetched_at = 0.0
+        self._resource_id: str | None = None
+        self._resource_at = -float(RESOURCE_ID_CACHE_SECONDS)
+        self._lock = threading.Lock()
 
-def ensure_no_escalation(caller: Caller, roles: Iterable[OrganizationRole]) -> None:
-    """A caller may only grant roles whose permissions its own token holds (in the namespace its token carries)."""
-    for role in roles:
-        granted = role.permissions if caller.kind is TokenKind.ORGANIZATION else role.api_permissions
-        if not granted <= caller.scopes:
-            raise Forbidden(
-                f"Granting role {role.name!r} needs permissions your token does not hold", code="privilege_escalation"
-            )
+    def fresh(self, deadline: Deadline) -> RoleCatalog:
+        """Read Logto's role list now: decisions (grants, rank, the orphan guard) never use an older list."""
+        resource_id = self.api_resource_id(deadline)
+        catalog = RoleCatalog(
+            tuple(OrganizationRole.from_logto(r, resource_id) for r in self._api.organization_roles(deadline))
+        )
+        with self._lock:
+            self._cached, self._fetched_at = catalog, self._clock()
+        return catalog
+
+    def cached(self, deadline: Deadline) -> RoleCatalog:
+        """For showing roles: a list up to ROLE_CACHE_SECONDS old is good enough."""
+        with self._lock:
+            if self._cached is not None and self._clock() - self._fetched_at < self._ttl:
+                return self._cached
+        return self.fresh(deadline)
+
+    def api_resource_id(self, deadline: Deadline) -> str | None:
+        """Logto's id of API_RESOURCE (role lists name resources by id, tokens by indicator). An indicator keeps its
+        id until the resource is deleted, so the lookup is cached for an hour."""
+        with self._lock:
+            if self._resource_id is not None and self._clock() - self._resource_at < RESOURCE_ID_CACHE_SECONDS:
+                return self._resource_id
+        resource_id = self._api.resource_id(self._api_resource, deadline) if self._api_resource else None
+        if resource_id is None:
+            logger.error("api_resource_not_found")  # no API permission can then count: refuse rather than guess
+            return None
+        with self._lock:
+            self._resource_id, self._resource_at = resource_id, self._clock()
+        return resource_id

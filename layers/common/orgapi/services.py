@@ -10,7 +10,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 
+from orgapi.access import AccessResolver, LiveMode
 from orgapi.config import Settings, load_settings
+from orgapi.errors import ConfigError
+from orgapi.lease import LeaseStore
 from orgapi.logto_http import HttpSender
 from orgapi.m2m import M2MTokenProvider
 from orgapi.management import ManagementApi
@@ -25,6 +28,13 @@ class Services:
     logto: ManagementApi
     roles: RoleDirectory
     tokens: M2MTokenProvider
+    access: AccessResolver
+    lease_store: LeaseStore | None
+
+    def leases(self) -> LeaseStore:
+        if self.lease_store is None:  # build_handler checks this at cold start for the routes that need it
+            raise ConfigError("IDEMPOTENCY_TABLE is not set")
+        return self.lease_store
 
 
 def _count_retry(reason: str) -> None:
@@ -47,4 +57,7 @@ def services() -> Services:
         # A failure here is not fatal; requests then answer 503 until the secret is fixed.
         with suppress(CredentialsUnavailable):
             credentials(False)
-    return Services(settings, logto, RoleDirectory(logto, settings.role_cache_seconds), tokens)
+    roles = RoleDirectory(logto, settings.api_resource, settings.role_cache_seconds)
+    access = AccessResolver(logto, roles, settings.api_resource, LiveMode(settings.live_permissions))
+    leases = LeaseStore(settings.state_table) if settings.state_table else None
+    return Services(settings, logto, roles, tokens, access, leases)

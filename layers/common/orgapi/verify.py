@@ -190,9 +190,11 @@ class TokenVerifier:
             raise TokenRejected("wrong_audience")
         has_org_claim = "organization_id" in claims
         if audience.startswith(ORGANIZATION_URN_PREFIX):
-            if has_org_claim:
-                raise TokenRejected("wrong_audience")  # Logto never adds organization_id to an organization token
-            return TokenKind.ORGANIZATION, _organization_id(audience[len(ORGANIZATION_URN_PREFIX) :])
+            organization_id = _organization_id(audience[len(ORGANIZATION_URN_PREFIX) :])
+            # Logto adds no organization_id here, but a tenant's JWT customizer may: it must name the same organization.
+            if has_org_claim and claims["organization_id"] != organization_id:
+                raise TokenRejected("wrong_audience")
+            return TokenKind.ORGANIZATION, organization_id
         if self._settings.api_resource and audience == self._settings.api_resource:
             if not has_org_claim:
                 return TokenKind.GLOBAL_API, None

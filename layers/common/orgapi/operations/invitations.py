@@ -7,7 +7,7 @@ import time
 from orgapi import views
 from orgapi.api import Request, Result
 from orgapi.errors import Conflict, NotFound, Unprocessable
-from orgapi.roles import ensure_no_escalation
+from orgapi.operations.members import fresh_catalog
 from orgapi.services import Services
 
 DAY_MS = 86_400_000
@@ -30,8 +30,8 @@ def create_invitation(request: Request, services: Services) -> Result:
     from orgapi.models import CreateInvitation  # pydantic is loaded only by operations that parse input
 
     body = request.body(CreateInvitation)
-    roles = services.roles.resolve(body.roleNames, request.deadline)
-    ensure_no_escalation(request.caller, roles)
+    roles = fresh_catalog(request, services).resolve(body.roleNames)
+    request.access.ensure_can_grant(roles)
     payload = {
         "invitee": body.invitee,
         "organizationId": request.path["organizationId"],  # from the path, never from the body

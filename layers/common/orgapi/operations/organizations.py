@@ -41,15 +41,18 @@ def create_organization(request: Request, services: Services) -> Result:
         )
     key = request.header("Idempotency-Key")
     if key is None:
-        return Result(201, _create(services, request.caller, body, request.deadline))
-    if not IDEMPOTENCY_KEY.match(key):
+        created = _create(services, request.caller, body, request.deadline)
+    elif not IDEMPOTENCY_KEY.match(key):
         raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters", code="invalid_idempotency_key")
-    return Result(201, _create_once(request, services, body, key))
+    else:
+        created = _create_once(request, services, body, key)
+    request.audit_targets["createdOrganizationId"] = created.get("id")
+    return Result(201, created)
 
 
 def _create(services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline) -> dict[str, Any]:
     """Create the organization, make the caller a member holding CREATOR_ROLE; on any failure delete it again."""
-    creator_role = services.roles.by_name(services.settings.creator_role, deadline)
+    creator_role = services.roles.cached(deadline).named(services.settings.creator_role)
     if creator_role is None:
         logger.error("creator_role_missing", extra={"role": services.settings.creator_role})
         raise UpstreamError("The creator role is not configured in the identity provider", code="creator_role_missing")

@@ -7,5 +7,5 @@ from orgapi.services import Services
 
 
 def list_roles(request: Request, services: Services) -> Result:
-    roles = sorted(services.roles.all(request.deadline), key=lambda role: role.name)
+    roles = sorted(services.roles.cached(request.deadline).assignable, key=lambda role: role.name)
     return Result(200, [role.view() for role in roles])

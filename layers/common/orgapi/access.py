@@ -1,0 +1,139 @@
+"""Who is calling and what they may do NOW.
+
+A Logto token says what its holder could do when it was issued; Logto revokes nothing on a membership or role change
+(tokens live up to an hour, and API Gateway caches the policy for ReauthorizeEvery). So for every route that changes
+something (LIVE_PERMISSIONS=writes; `all`: reads too) the caller's effective permissions are the token's scopes
+intersected with what Logto grants the caller today, read per token kind exactly as Logto would build a new token:
+
+- organization token: the organization permissions of the caller's current roles in the organization;
+- organization API token: those roles' API permissions for API_RESOURCE, plus the user's global roles' permissions for
+  API_RESOURCE (Logto adds both to such a token);
+- machine caller (sub == client_id): its application roles in the organization;
+- global API token (only POST /organizations asks): the user's GLOBAL roles only. Logto also puts the API permissions
+  of the user's organization roles in every organization into a global token (`findFromOrganizations` in
+  oidc/init.ts), so a scope there does not mean the tenant gave it.
+
+The same Access answers the three questions every rule asks: may the caller use this permission (require), may they
+hand over this role (ensure_can_grant: no escalation, both namespaces), may they act on this member (ensure_outranks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+
+from orgapi.caller import Caller
+from orgapi.deadline import Deadline
+from orgapi.errors import Forbidden, NotFound
+from orgapi.management import ManagementApi
+from orgapi.roles import OrganizationRole, RoleCatalog, RoleDirectory
+from orgapi.routes import Route, TokenKind
+
+# The live reads are independent Logto calls: made side by side, they cost one round trip instead of three.
+# (A failed call's ApiError is re-raised by .result() in the request's thread.)
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="live-permissions")
+
+
+class LiveMode(StrEnum):
+    WRITES = "writes"  # routes that change something (and GET .../members/me) re-read the caller's permissions
+    ALL = "all"  # every route does
+    OFF = "off"  # the token's scopes are trusted until it expires (not recommended: see README)
+
+
+@dataclass(frozen=True)
+class Access:
+    caller: Caller
+    organization_id: str | None
+    permissions: frozenset[str]  # effective: the token's scopes, intersected with today's grants when live
+    live: bool
+    roles: tuple[OrganizationRole, ...] = ()  # the caller's roles in the organization now (when live)
+    catalog: RoleCatalog | None = None  # the role list read for this request (when live)
+
+    def require(self, permission: str | None) -> None:
+        if permission is not None and permission not in self.permissions:
+            raise Forbidden(f"Missing permission {permission}", code="missing_permission")
+
+    def ensure_can_grant(self, roles: Iterable[OrganizationRole]) -> None:
+        """No escalation: a role hands over every permission it carries, organization and API alike."""
+        for role in roles:
+            if not role.all_permissions <= self.permissions:
+                raise Forbidden(
+                    f"Granting role {role.name!r} needs permissions you do not hold", code="privilege_escalation"
+                )
+
+    def ensure_outranks(self, target_id: str, target_roles: Iterable[OrganizationRole]) -> None:
+        """Rank: removing a member or replacing their roles takes every permission their current roles carry.
+        Acting on oneself is always allowed (stepping down, leaving); the orphan guard still applies."""
+        if self.caller.is_user and target_id == self.caller.subject:
+            return
+        for role in target_roles:
+            if not role.all_permissions <= self.permissions:
+                raise Forbidden(
+                    f"This member's role {role.name!r} carries permissions you do not hold", code="insufficient_rank"
+                )
+
+
+class AccessResolver:
+    def __init__(self, api: ManagementApi, roles: RoleDirectory, api_resource: str, mode: LiveMode):
+        self._api, self._roles, self._api_resource, self.mode = api, roles, api_resource, mode
+
+    def is_live(self, route: Route) -> bool:
+        if self.mode is LiveMode.OFF or not (route.organization_scoped or route.permission is not None):
+            return False  # a route open to any valid token has no permission to re-derive
+        return self.mode is LiveMode.ALL or route.method != "GET" or route.live_always
+
+    def resolve(self, route: Route, caller: Caller, permission: str | None, deadline: Deadline) -> Access:
+        """The caller's Access for this route; 403 (nothing changed) when they may not call it now."""
+        access = self.current(caller, deadline) if self.is_live(route) else self.from_token(caller)
+        access.require(permission)
+        return access
+
+    @staticmethod
+    def from_token(caller: Caller) -> Access:
+        return Access(caller, caller.organization_id, caller.scopes, live=False)
+
+    def current(self, caller: Caller, deadline: Deadline) -> Access:
+        if caller.kind is TokenKind.GLOBAL_API:
+            grants = self._global_grants(caller.subject, deadline) if caller.is_user else frozenset()
+            return Access(caller, None, caller.scopes & grants, live=True)
+        organization_id = caller.organization_id
+        assert organization_id is not None  # organization tokens always name one (verify.py)
+        wants_global = caller.kind is TokenKind.ORGANIZATION_API and caller.is_user
+        catalog_f = _POOL.submit(self._roles.fresh, deadline)
+        role_ids_f = _POOL.submit(self._caller_role_ids, caller, organization_id, deadline)
+        global_f = _POOL.submit(self._global_grants, caller.subject, deadline) if wants_global else None
+        catalog, role_ids = catalog_f.result(), role_ids_f.result()
+        roles = tuple(catalog.by_id(role_ids))
+        if caller.kind is TokenKind.ORGANIZATION:
+            grants = frozenset().union(*(role.permissions for role in roles))
+        else:
+            grants = frozenset().union(*(role.api_permissions for role in roles))
+            if global_f is not None:
+                grants |= global_f.result()
+        return Access(caller, organization_id, caller.scopes & grants, True, roles, catalog)
+
+    def _caller_role_ids(self, caller: Caller, organization_id: str, deadline: Deadline) -> list[str]:
+        try:
+            if caller.is_user:
+                return self._api.member_role_ids(organization_id, caller.subject, deadline)
+            return self._api.application_role_ids(organization_id, caller.subject, deadline)
+        except NotFound:
+            # Removed since the token was issued (Logto: 422 organization.require_membership).
+            raise Forbidden("You are no longer a member of this organization", code="not_a_member") from None
+
+    def _global_grants(self, user_id: str, deadline: Deadline) -> frozenset[str]:
+        """Permissions for API_RESOURCE from the user's global roles (never from organization roles)."""
+        try:
+            role_ids = self._api.user_role_ids(user_id, deadline)
+        except NotFound:
+            return frozenset()  # not a Logto user: no global roles
+        # One call per global role, one after the other: this already runs on the pool (no nested waits on it).
+        return frozenset(
+            scope["name"]
+            for role_id in role_ids
+            for scope in self._api.role_scopes(role_id, deadline)
+            if isinstance(scope.get("name"), str)
+            and (scope.get("resource") or {}).get("indicator") == self._api_resource
+        )

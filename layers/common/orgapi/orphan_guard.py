@@ -1,0 +1,57 @@
+"""No organization without a member holding CREATOR_ROLE, even when two changes race.
+
+Every change that could remove a holder (removing a member, replacing roles without CREATOR_ROLE, leaving) runs inside
+`guarded_change`: it takes the organization's lease (lease.py), then reads the holders from Logto, and only then acts.
+Two such changes side by side therefore run one after the other, and the second sees what the first did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from orgapi.deadline import Deadline
+from orgapi.errors import Conflict, UpstreamError
+from orgapi.observability import logger
+from orgapi.roles import RoleCatalog
+from orgapi.services import Services
+
+PAGE = 100
+
+
+@contextmanager
+def guarded_change(
+    services: Services, organization_id: str, user_id: str, catalog: RoleCatalog, deadline: Deadline
+) -> Iterator[None]:
+    """Run the `with` body only if the user is not the organization's last CREATOR_ROLE holder (else 409)."""
+    with services.leases().hold(organization_id, deadline):
+        ensure_not_last_creator(services, organization_id, user_id, catalog, deadline)
+        yield
+
+
+def ensure_not_last_creator(
+    services: Services, organization_id: str, user_id: str, catalog: RoleCatalog, deadline: Deadline
+) -> None:
+    """Reads the holders from the member list (filtered by role; each member's roles are still checked in case the
+    filter was not applied) and stops as soon as another holder is found."""
+    name = services.settings.creator_role
+    creator = catalog.named(name)
+    if creator is None:
+        logger.error("creator_role_missing", extra={"role": name})
+        raise UpstreamError("The creator role is not configured in the identity provider", code="creator_role_missing")
+    user_holds_role, page = False, 1
+    while True:
+        members, _ = services.logto.list_members(
+            organization_id, deadline, page=page, page_size=PAGE, organizationRoleId=creator.id
+        )
+        for member in members:
+            roles = member.get("organizationRoles") if isinstance(member, dict) else None
+            if any(isinstance(r, dict) and r.get("id") == creator.id for r in roles or []):
+                if member.get("id") != user_id:
+                    return
+                user_holds_role = True
+        if len(members) < PAGE:
+            break
+        page += 1
+    if user_holds_role:
+        raise Conflict(f"The organization would have no member with the {name} role", code="last_creator")

@@ -1,0 +1,110 @@
+"""Inputs an attacker controls, refused inside the operations before any Management API call: path ids that would
+rewrite the Logto route (finding 8.1), and request bodies that are not strict JSON objects (finding 8.7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orgapi.errors import BadRequest
+from orgapi.jsonbody import MAX_DEPTH, parse_object
+from orgapi.management import _seg
+from orgapi.routes import ROUTES
+from tests.unit.test_operations import aws, call, handlers, logto  # noqa: F401  (fixtures)
+
+# What API Gateway hands over in pathParameters for these request paths (it URL-decodes once), and the raw forms.
+TRICKS = [".", "..", "%2E%2E", "%2e", "%2e%2e", "..%2F", "a/b", "a%2Fb", "%2F", "", " ", "a..b", "x" * 65, "ä", "*"]
+PATH_PARAMS = [
+    (route, name)
+    for route in ROUTES
+    for name in ("organizationId", "userId", "invitationId")
+    if "{" + name + "}" in route.path
+]
+
+
+@pytest.mark.parametrize(("route", "param"), PATH_PARAMS, ids=lambda v: getattr(v, "name", v))
+def test_every_path_parameter_refuses_dot_segments_and_separators(handlers, logto, route, param):
+    """`members/%2E%2E` reached Logto as DELETE /api/organizations/{id}/ (real Logto deleted the organization)."""
+    for trick in TRICKS:
+        before = logto.stats()["management_requests"]
+        authorizer = None
+        if param == "organizationId":
+            # the token's organization is the trick itself, so the defence-in-depth organization check passes
+            authorizer = {
+                "sub": "alice",
+                "clientId": "spa",
+                "organizationId": trick,
+                "scopes": "org:update org:delete member:read member:add member:remove role:assign member:invite",
+                "tokenKind": "organization",
+                "exp": "4102444800",
+            }
+        status, body, _ = call(handlers, route.name, path={param: trick}, authorizer=authorizer)
+        assert status == 400 and body["code"] == "invalid_id", (route.name, param, trick, status, body)
+        assert logto.stats()["management_requests"] == before, (route.name, param, trick)
+
+
+@pytest.mark.parametrize("value", [".", "..", "a/b", "%2e%2e", "", "a?b", "a#b", "x" * 65, 5])
+def test_management_client_refuses_anything_but_a_plain_id(value):
+    with pytest.raises(BadRequest):
+        _seg(value)  # type: ignore[arg-type]
+    assert _seg("abc_DEF-123") == "abc_DEF-123"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"name": "x", "customData": {"x": NaN}}',
+        '{"name": "x", "customData": {"x": Infinity}}',
+        '{"name": "x", "customData": {"x": -Infinity}}',
+        '{"name": "x", "customData": {"x": 1e999}}',
+        '{"name": "x", "name": "y"}',
+        '{"name": "x", "customData": {"a": 1, "a": 2}}',
+        '["name"]',
+        '"x"',
+        "null",
+        '{"name": "x", "customData": ' + '{"a": ' * MAX_DEPTH + "1" + "}" * MAX_DEPTH + "}",
+    ],
+)
+def test_bodies_that_are_not_strict_json_objects_are_400_before_logto(handlers, logto, raw):
+    before = logto.stats()["management_requests"]
+    status, body, _ = call(handlers, "create_organization", body=raw)
+    assert status == 400 and set(body) == {"message", "code"}, (raw[:60], body)
+    assert logto.stats()["management_requests"] == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "", "application/jsonp"])
+def test_bodies_must_be_sent_as_application_json(handlers, logto, content_type):
+    before = logto.stats()["management_requests"]
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, body, _ = call(handlers, "update_organization", body='{"name": "x"}', headers=headers)
+    assert status == 415 and body["code"] == "unsupported_media_type"
+    assert logto.stats()["management_requests"] == before
+
+
+def test_json_with_charset_and_nesting_up_to_the_limit_is_accepted():
+    nested = '{"a": ' * (MAX_DEPTH - 1) + "1" + "}" * (MAX_DEPTH - 1)
+    assert parse_object(nested, "application/json; charset=utf-8")
+    assert parse_object('{"x": 1.5, "y": [true, null]}', "Application/JSON") == {"x": 1.5, "y": [True, None]}
+
+
+def test_audit_line_for_a_mutating_request_names_actor_action_targets_and_outcome(handlers, caplog):
+    caplog.set_level("INFO")
+    status, _, _ = call(handlers, "remove_member", path={"userId": "bob"})
+    audits = [record.audit for record in caplog.records if record.getMessage() == "audit"]
+    assert audits == [
+        {
+            "actor": {"sub": "alice", "clientId": "local-spa"},
+            "organizationId": "demo0org0001",
+            "action": "remove_member",
+            "targets": {"userId": "bob"},
+            "status": status,
+        }
+    ]
+    assert "eyJ" not in caplog.text  # no token in any line
+
+
+def test_reads_write_no_audit_line(handlers, caplog):
+    caplog.set_level("INFO")
+    call(handlers, "list_members")
+    assert not [record for record in caplog.records if record.getMessage() == "audit"]
