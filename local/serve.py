@@ -240,6 +240,7 @@ def function_env(logto_url: str, api_resource: str) -> dict[str, str]:
         "CREATOR_ROLE": os.environ.get("CREATOR_ROLE") or "admin",
         "PERMISSION_OVERRIDES": os.environ.get("PERMISSION_OVERRIDES", ""),
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "LIVE_PERMISSIONS": os.environ.get("LIVE_PERMISSIONS", "writes"),
     }
     return env
 

@@ -20,6 +20,7 @@ CONTRACT_VARIABLES = {
     "API_RESOURCE",
     "M2M_SECRET_ID",
     "CREATOR_ROLE",
+    "LIVE_PERMISSIONS",
 }
 
 
@@ -41,6 +42,13 @@ CfnLoader.add_multi_constructor("!", _any_tag)
 TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+ROUTE_OF_FUNCTION = {
+    name: ROUTES_BY_NAME[f["Properties"]["CodeUri"].split("/")[1]]
+    for name, f in FUNCTIONS.items()
+    if f["Properties"].get("CodeUri", "").split("/")[1:2] and f["Properties"]["CodeUri"].split("/")[1] in ROUTES_BY_NAME
+}
 
 
 def api_events():
@@ -117,7 +125,11 @@ def test_least_privilege():
             assert policies == "[]", name  # the authorizer never sees the M2M credentials
             continue
         assert "AWSSecretsManagerGetSecretValuePolicy" in policies
-        assert ("DynamoDB" in policies) == (name == "CreateOrganizationFunction")
+        route = ROUTE_OF_FUNCTION.get(name)
+        uses_table = route is not None and route.uses_table
+        assert ("dynamodb" in policies.lower()) == uses_table, name  # only what the route table says needs it
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert ("IDEMPOTENCY_TABLE" in variables) == uses_table, name
 
 
 def test_every_function_has_a_log_group_with_retention():

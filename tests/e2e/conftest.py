@@ -63,6 +63,19 @@ class Stack:
     def clear_faults(self) -> None:
         self.http.delete(f"{self.logto}/__dev/faults", timeout=5)
 
+    def management(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call the stand-in's Management API directly with its M2M app, as a tenant admin would (set-up only)."""
+        from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+
+        token = self.http.post(
+            f"{self.logto}/oidc/token",
+            data={"grant_type": "client_credentials", "resource": "https://default.logto.app/api", "scope": "all"},
+            auth=(M2M_APP_ID, M2M_APP_SECRET),
+            timeout=5,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        return self.http.request(method, f"{self.logto}/api{path}", headers=headers, timeout=10, **kwargs)
+
     def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
         if token:
