@@ -60,7 +60,9 @@ class Logto:
 
 @pytest.fixture
 def logto(tmp_path) -> Logto:
-    app = create_app(tmp_path, issuer_base="http://logto.test", management_resource=MANAGEMENT, api_resource=API_RESOURCE)
+    app = create_app(
+        tmp_path, issuer_base="http://logto.test", management_resource=MANAGEMENT, api_resource=API_RESOURCE
+    )
     client = app.test_client()
     basic = base64.b64encode(f"{M2M_APP_ID}:{M2M_APP_SECRET}".encode()).decode()
     token = client.post(
