@@ -3,6 +3,7 @@
   python -m local.mint org --user alice --org demo0org0001          # organization token
   python -m local.mint org-api --user alice --org demo0org0001      # organization-scoped API token
   python -m local.mint global --user carol                         # global API token (org:create)
+  python -m local.mint org --app demo-m2m-app --org demo0org0001    # a machine caller's organization token
   ... [--scopes "member:read org:update"] [--expires-in 60] [--alg RS256]
 
 Scopes are what the user's roles grant (intersected with --scopes), as Logto issues them. Prints only the token.
@@ -23,7 +24,9 @@ KINDS = {"org": "organization", "org-api": "organization_api", "global": "global
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=sorted(KINDS))
-    parser.add_argument("--user", required=True, help="seeded user id: alice, bob, carol, dave")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="seeded user id: alice, bob, carol, dave, erin")
+    who.add_argument("--app", help="seeded M2M application id (org and org-api tokens): demo-m2m-app")
     parser.add_argument("--org", help="organization id (org and org-api tokens)")
     parser.add_argument("--scopes", help="space-separated subset of the user's permissions to request")
     parser.add_argument("--expires-in", type=int, default=3600)
@@ -38,7 +41,7 @@ def main() -> None:
         sys.exit("error: `make local` is using your own Logto (LOGTO_ENDPOINT); get tokens from your app")
     body = {
         "kind": KINDS[args.kind],
-        "userId": args.user,
+        **({"applicationId": args.app} if args.app else {"userId": args.user}),
         "organizationId": args.org,
         "expiresIn": args.expires_in,
         "alg": args.alg,

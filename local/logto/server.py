@@ -1,7 +1,31 @@
 """The Logto stand-in: OIDC (JWKS, client-credentials token endpoint) and the Management API routes the operations call,
 with Logto's status codes, error bodies ({code, message}), pagination headers and validation (notes/logto.md §3-§4).
+Routing follows koa-router as Logto uses it: a trailing slash is accepted on every route, a known path with a method it
+lacks is 405 plain text "Method Not Allowed", an unknown path 404 plain text "Not Found".
 
-Extra, for local use only, under /__dev/: mint tokens for the seeded users, inject faults, read request counters.
+Extra, for local use only, under /__dev/:
+  POST /__dev/tokens     {"kind": "organization"|"organization_api"|"global_api", "userId": "alice" | "applicationId":
+                          "demo-m2m-app", "organizationId"?, "scopes"?: [...], "expiresIn"?, "alg"?} -> {token, scope, aud}
+                          (scope = requested ∩ what Logto would grant; see mint())
+  POST /__dev/sign       {"claims": {...}, "alg"?, "header"?} -> {token}
+  GET  /__dev/stats      request counters, and injected faults by kind
+  POST /__dev/faults     one rule, applied to the next `times` matching requests (-1: until cleared):
+                           {"pathPrefix": "/api/", "method"?: "DELETE", "times": 1,
+                            "status"?: 503, "retryAfter"?: 2, "delayMs"?: 300,
+                            "lost"?: "status" | "drop"}
+                         "lost": the request IS carried out, then the answer is lost: "status" answers 500,
+                         "drop" closes the connection without an answer.
+                         Or a rate-based chaos mode for every /api/ request until cleared:
+                           {"rate": 0.1, "kinds": ["429", "500", "slow", "lost", "drop"], "seed": 1,
+                            "slowMs"?: 1500, "retryAfter"?: 1}
+                         each request draws a fault with probability `rate`, its kind uniformly from `kinds`:
+                         a status code ("429" with Retry-After, "500", "503", ...: answered before anything is done),
+                         "slow" (delayed by slowMs, then served), "lost" / "drop" (carried out, then 500 / dropped).
+  DELETE /__dev/faults   clear every rule and the chaos mode
+  GET  /__dev/outbox     invitation e-mails Logto would have sent: [{to, invitationId, link, organizationId, at}]
+  DELETE /__dev/outbox   forget them
+  GET|POST /__dev/connector  {"email": false} simulates a tenant with no e-mail connector (501 connector.not_found)
+  GET  /__dev/info       issuer, resources, users, organizations, applications
 
 Run: python -m local.logto.server --port 3001 [--data .local] [--reset]
 """
@@ -12,8 +36,10 @@ import argparse
 import base64
 import contextlib
 import json
+import random
 import re
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -22,6 +48,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
@@ -58,15 +85,36 @@ def _str_list(body: dict[str, Any], key: str, *, min_items: int = 0, required: b
     return list(dict.fromkeys(value))
 
 
+def _fault_label(fault: dict[str, Any]) -> str:
+    """How /__dev/stats counts an injected fault: its status code, "slow", "lost" (answered 500) or "drop"."""
+    if fault.get("lost"):
+        return "lost" if fault["lost"] == "status" else "drop"
+    return str(fault["status"]) if fault.get("status") else "slow"
+
+
 def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, api_resource: str) -> Flask:
     app = Flask("logto-stand-in")
-    store = Store(data_dir / "logto.sqlite")
+    # koa-router (Logto's router) is not strict about a trailing slash: `DELETE /api/organizations/{id}/` deletes
+    # the organization (notes/logto-observed.md "Routing is not strict about a trailing slash"). Nor does it merge
+    # slashes: `//` matches nothing.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
+    store = Store(data_dir / "logto.sqlite", api_resource=api_resource, management_resource=management_resource)
     keys = KeyRing(data_dir / "logto-keys.json")
     issuer = f"{issuer_base}/oidc"
-    stats: dict[str, Any] = {"token_requests": 0, "management_requests": 0, "jwks_requests": 0, "routes": {}}
+    stats: dict[str, Any] = {
+        "token_requests": 0,
+        "management_requests": 0,
+        "jwks_requests": 0,
+        "routes": {},
+        "faults": {},
+    }
     faults: list[dict[str, Any]] = []
+    chaos: dict[str, Any] = {}
+    outbox: list[dict[str, Any]] = []
+    connectors = {"email": True}
     stats_lock = threading.Lock()
-    app.config.update(store=store, keys=keys, issuer=issuer)
+    app.config.update(store=store, keys=keys, issuer=issuer, outbox=outbox)
 
     # -- plumbing ------------------------------------------------------------------------------------------------------
     @app.errorhandler(LogtoError)
@@ -75,11 +123,26 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:
-        return _json({"code": "guard.invalid_path", "message": "Not found."}, 404)
+        # Koa's default answer for a path no route matches: plain text, no JSON, no code.
+        return Response("Not Found", status=404, mimetype="text/plain")
 
     @app.errorhandler(405)
-    def not_allowed(_: Exception) -> Response:
-        return _json({"code": "guard.invalid_method", "message": "Method not allowed."}, 405)
+    def not_allowed(error: MethodNotAllowed) -> Response:
+        # koa-router allowedMethods(): a path some route matches, with a method none of them has.
+        allow = ", ".join(sorted(error.valid_methods or []))
+        return Response("Method Not Allowed", status=405, mimetype="text/plain", headers={"Allow": allow})
+
+    def chaos_fault() -> dict[str, Any] | None:
+        """Draw this request's fault in the rate-based mode (caller holds stats_lock)."""
+        if not chaos or chaos["rng"].random() >= chaos["rate"]:
+            return None
+        kind = chaos["rng"].choice(chaos["kinds"])
+        if kind.isdigit():
+            retry = {"retryAfter": chaos["retryAfter"]} if kind in ("429", "503") else {}
+            return {"status": int(kind), **retry}
+        if kind == "slow":
+            return {"delayMs": chaos["slowMs"]}
+        return {"lost": "status" if kind == "lost" else "drop"}
 
     @app.before_request
     def count_and_inject_faults() -> Response | None:
@@ -112,14 +175,37 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             )
             if fault:
                 fault["times"] -= 1
+            elif path.startswith("/api/"):
+                fault = chaos_fault()
+            if fault:
+                label = _fault_label(fault)
+                stats["faults"][label] = stats["faults"].get(label, 0) + 1
         if fault:
             time.sleep(fault.get("delayMs", 0) / 1000)
             if fault.get("status"):
                 headers = {"Retry-After": str(fault["retryAfter"])} if fault.get("retryAfter") is not None else {}
                 return _json({"code": "fault.injected", "message": "Injected fault."}, fault["status"], headers)
+            g.lost_answer = fault.get("lost")
         g.store_lock = store.lock
         store.lock.acquire()
         return None
+
+    @app.after_request
+    def lose_the_answer(response: Response) -> Response:
+        """A "lost" fault: the request was carried out; now its answer goes missing."""
+        lost = g.pop("lost_answer", None)
+        if lost == "drop":
+            sock = request.environ.get("werkzeug.socket")
+            if sock is not None:
+                # Close both directions: the server's write of this response fails (Werkzeug counts that as a
+                # dropped connection) and the client reads EOF with no status line.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return response
+            lost = "status"  # no socket (Flask test client): the closest thing is an answer nobody can trust
+        if lost == "status":
+            return _json({"code": "fault.injected", "message": "Injected fault after the change was made."}, 500)
+        return response
 
     @app.teardown_request
     def release(_: BaseException | None) -> None:
@@ -205,12 +291,14 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             ids += [rows[n] for n in names]
         return list(dict.fromkeys(ids))
 
-    def check_user_roles(role_ids: list[str]) -> None:
+    def check_roles(role_ids: list[str], role_type: str) -> None:
+        """Users get only `User` organization roles, applications only `MachineToMachine` ones (a check constraint
+        in Logto: organization_role_user_relations / organization_role_application_relations)."""
         for role_id in role_ids:
             row = store.one("SELECT type FROM org_roles WHERE id = ?", role_id)
             if row is None:
                 raise fk_violation()
-            if row["type"] != "User":
+            if row["type"] != role_type:
                 raise LogtoError(422, "entity.db_constraint_violated", "Database constraint violated.")
 
     # -- OIDC ----------------------------------------------------------------------------------------------------------
@@ -387,7 +475,7 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         data = body()
         user_ids = _str_list(data, "userIds", min_items=1)
         role_ids = _str_list(data, "organizationRoleIds", min_items=1)
-        check_user_roles(role_ids)
+        check_roles(role_ids, "User")
         try:
             store.db.execute("BEGIN")
             for user_id in user_ids:
@@ -412,25 +500,13 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             org_id,
             user_id,
         )
-        return paginated(
-            [
-                {
-                    "tenantId": "default",
-                    "id": r["id"],
-                    "name": r["name"],
-                    "description": r["description"],
-                    "type": r["type"],
-                }
-                for r in rows
-            ],
-            page,
-        )
+        return paginated([store.org_role_entity(r) for r in rows], page)
 
     def set_member_roles(org_id: str, user_id: str, replace: bool) -> list[str]:
         data = body()
         require_member(org_id, user_id)
         role_ids = role_ids_from(data)
-        check_user_roles(role_ids)
+        check_roles(role_ids, "User")
         store.db.execute("BEGIN")
         if replace:
             store.db.execute("DELETE FROM member_roles WHERE org_id = ? AND user_id = ?", (org_id, user_id))
@@ -459,18 +535,175 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         page = page_params(required=True)
         return paginated([store.role(r) for r in store.q("SELECT * FROM org_roles ORDER BY name")], page)
 
-    # -- invitations ---------------------------------------------------------------------------------------------------
+    # -- users and their global roles (routes/admin-user/basics.ts, role.ts; routes/role.scope.ts; routes/resource.ts)
+    def user_or_404(user_id: str) -> sqlite3.Row:
+        row = store.one("SELECT * FROM users WHERE id = ?", user_id)
+        if row is None:
+            raise LogtoError(404, "entity.not_exists_with_id", f"The users with ID `{user_id}` does not exist.")
+        return row
+
+    @app.get("/api/users/<user_id>")
+    def get_user(user_id: str) -> Response:
+        require_m2m()
+        return _json({**store.user(user_or_404(user_id)), "hasPassword": False})
+
+    @app.get("/api/users/<user_id>/roles")
+    def user_roles(user_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=True)  # koaPagination() without isOptional: always paginated, 20 by default
+        user_or_404(user_id)
+        rows = store.q(
+            "SELECT r.* FROM roles r JOIN users_roles ur ON ur.role_id = r.id WHERE ur.user_id = ? AND r.type = 'User' "
+            "ORDER BY r.rowid",
+            user_id,
+        )
+        return paginated([store.global_role(r) for r in rows], page)
+
+    @app.get("/api/roles/<role_id>/scopes")
+    def role_scopes(role_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=False)
+        if not store.one("SELECT 1 FROM roles WHERE id = ?", role_id):
+            raise LogtoError(404, "entity.not_exists_with_id", f"The roles with ID `{role_id}` does not exist.")
+        rows = store.q(
+            "SELECT s.* FROM scopes s JOIN roles_scopes rs ON rs.scope_id = s.id WHERE rs.role_id = ? ORDER BY s.rowid",
+            role_id,
+        )
+        return paginated([store.scope_with_resource(r) for r in rows], page)
+
+    @app.get("/api/resources")
+    def resources() -> Response:
+        require_m2m()
+        page = page_params(required=False)
+        return paginated([store.resource(r) for r in store.q("SELECT * FROM resources ORDER BY rowid")], page)
+
+    # -- applications in organizations (routes/organization/application/index.ts, role-relations.ts) ----------------
+    def require_app_member(org_id: str, app_id: str) -> None:
+        if not store.one("SELECT 1 FROM org_applications WHERE org_id = ? AND app_id = ?", org_id, app_id):
+            raise LogtoError(422, "organization.require_membership", "The application must be a member.")
+
+    @app.get("/api/organizations/<org_id>/applications")
+    def organization_applications(org_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=True)
+        rows = store.q(
+            "SELECT a.* FROM applications a JOIN org_applications o ON o.app_id = a.id WHERE o.org_id = ? "
+            "ORDER BY a.created_at",
+            org_id,
+        )
+        items = [
+            {
+                "tenantId": "default",
+                "id": r["id"],
+                "name": r["name"],
+                "description": r["description"],
+                "type": r["type"],
+                "createdAt": r["created_at"],
+                "organizationRoles": store.app_role_refs(org_id, r["id"]),
+            }
+            for r in rows
+        ]
+        return paginated(items, page)
+
+    @app.post("/api/organizations/<org_id>/applications")
+    def add_organization_applications(org_id: str) -> Response:
+        require_m2m()
+        app_ids = _str_list(body(), "applicationIds", min_items=1)
+        try:
+            store.db.execute("BEGIN")
+            for app_id in app_ids:
+                store.db.execute("INSERT INTO org_applications VALUES (?,?) ON CONFLICT DO NOTHING", (org_id, app_id))
+            store.db.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            store.db.execute("ROLLBACK")
+            raise fk_violation() from None
+        return Response("Created", status=201, mimetype="text/plain")
+
+    @app.delete("/api/organizations/<org_id>/applications/<app_id>")
+    def remove_organization_application(org_id: str, app_id: str) -> Response:
+        require_m2m()
+        sql = "DELETE FROM org_applications WHERE org_id = ? AND app_id = ?"
+        if store.db.execute(sql, (org_id, app_id)).rowcount == 0:
+            raise LogtoError(404, "entity.not_found", "The resource does not exist.")
+        return Response(status=204)
+
+    @app.get("/api/organizations/<org_id>/applications/<app_id>/roles")
+    def application_roles(org_id: str, app_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=False)
+        require_app_member(org_id, app_id)
+        rows = store.q(
+            "SELECT r.* FROM org_application_roles a JOIN org_roles r ON r.id = a.role_id WHERE a.org_id = ? "
+            "AND a.app_id = ? ORDER BY r.name",
+            org_id,
+            app_id,
+        )
+        return paginated([store.org_role_entity(r) for r in rows], page)
+
+    def set_application_roles(org_id: str, app_id: str, replace: bool) -> None:
+        role_ids = _str_list(body(), "organizationRoleIds", min_items=1)
+        require_app_member(org_id, app_id)
+        check_roles(role_ids, "MachineToMachine")
+        store.db.execute("BEGIN")
+        if replace:
+            store.db.execute("DELETE FROM org_application_roles WHERE org_id = ? AND app_id = ?", (org_id, app_id))
+        for role_id in role_ids:
+            store.db.execute(
+                "INSERT INTO org_application_roles VALUES (?,?,?) ON CONFLICT DO NOTHING", (org_id, app_id, role_id)
+            )
+        store.db.execute("COMMIT")
+
+    @app.post("/api/organizations/<org_id>/applications/<app_id>/roles")
+    def add_application_roles(org_id: str, app_id: str) -> Response:
+        require_m2m()
+        set_application_roles(org_id, app_id, replace=False)
+        return Response("Created", status=201, mimetype="text/plain")
+
+    @app.put("/api/organizations/<org_id>/applications/<app_id>/roles")
+    def replace_application_roles(org_id: str, app_id: str) -> Response:
+        require_m2m()
+        set_application_roles(org_id, app_id, replace=True)
+        return Response(status=204)
+
+    # -- invitations (routes/organization-invitation/index.ts, libraries/organization-invitation.ts) ------------------
     @app.get("/api/organization-invitations")
     def list_invitations() -> Response:
         require_m2m()
         sql, args = "SELECT * FROM invitations WHERE 1 = 1", []
-        if request.args.get("organizationId"):
-            sql += " AND org_id = ?"
-            args.append(request.args["organizationId"])
+        for param, column in (("organizationId", "org_id"), ("inviterId", "inviter_id")):
+            if request.args.get(param):
+                sql += f" AND {column} = ?"
+                args.append(request.args[param])
         if request.args.get("invitee"):
+            # #findEntity: `lower(invitee) = lower(:invitee)`, an exact match that ignores case
             sql += " AND lower(invitee) = lower(?)"
             args.append(request.args["invitee"])
         return _json([store.invitation(r) for r in store.q(sql + " ORDER BY created_at", *args)])
+
+    def message_payload(value: Any) -> dict[str, Any]:
+        """sendMessagePayloadGuard: an object whose code/link/locale/uiLocales, if present, are strings."""
+        _guard(
+            isinstance(value, dict)
+            and all(isinstance(value[k], str) for k in ("code", "link", "locale", "uiLocales") if k in value),
+            'Error in key path "messagePayload".',
+        )
+        return value
+
+    def send_invitation_email(invitation: dict[str, Any], payload: dict[str, Any]) -> None:
+        """OrganizationInvitationLibrary.sendEmail: needs the tenant's e-mail connector (else 501)."""
+        if not connectors["email"]:
+            raise LogtoError(501, "connector.not_found", "Cannot find any available connector for type: Email.")
+        link = payload.get("link")
+        entry = {
+            "to": invitation["invitee"],
+            "invitationId": invitation["id"],
+            "link": link,
+            "organizationId": invitation["organizationId"],
+            "at": now_ms(),
+        }
+        with stats_lock:
+            outbox.append(entry)
+        print(f"invitation e-mail to {invitation['invitee']} with link {link}", flush=True)
 
     @app.post("/api/organization-invitations")
     def create_invitation() -> Response:
@@ -486,36 +719,39 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             'Error in key path "expiresAt".',
         )
         _guard(data.get("inviterId") is None or isinstance(data["inviterId"], str), 'Error in key path "inviterId".')
-        _guard(
-            data.get("messagePayload", False) is False or isinstance(data["messagePayload"], dict),
-            'Error in key path "messagePayload".',
-        )
+        payload = data.get("messagePayload", False)  # `.default(false)`: no e-mail unless a payload is given
+        if payload is not False:
+            payload = message_payload(payload)
         role_ids = _str_list(data, "organizationRoleIds", required=False)
         if data["expiresAt"] <= now_ms():
-            raise LogtoError(400, "request.invalid_input", "The expiration date should be in the future.")
-        if isinstance(data.get("messagePayload"), dict):
-            raise LogtoError(501, "connector.not_found", "Cannot find any available email connector.")
-        org_id = data["organizationId"]
-        if not store.one("SELECT 1 FROM organizations WHERE id = ?", org_id):
-            raise fk_violation()
+            raise LogtoError(400, "request.invalid_input", "The value of `expiresAt` must be in the future.")
+        org_id, invitee = data["organizationId"], data["invitee"]
+        # isMember(organizationId, invitee): `primary_email = :invitee`, compared exactly (case-sensitive)
         if store.one(
-            "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? "
-            "AND lower(u.primary_email) = lower(?)",
+            "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND u.primary_email = ?",
             org_id,
-            data["invitee"],
+            invitee,
         ):
             raise LogtoError(422, "request.invalid_input", "The invitee is already a member of the organization.")
-        check_user_roles(role_ids)
+        if not store.one("SELECT 1 FROM organizations WHERE id = ?", org_id):
+            raise fk_violation()
+        check_roles(role_ids, "User")
         invitation_id, now = new_id(), now_ms()
+        store.db.execute("BEGIN")  # one transaction: an e-mail that cannot be sent leaves no invitation behind
         try:
-            store.db.execute("BEGIN")
+            # updateExpiredEntities first, so an expired pending invitation does not block a new one
+            store.db.execute(
+                "UPDATE invitations SET status = 'Expired' WHERE status = 'Pending' AND expires_at < ? "
+                "AND org_id = ? AND lower(invitee) = lower(?)",
+                (now, org_id, invitee),
+            )
             store.db.execute(
                 "INSERT INTO invitations VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     invitation_id,
                     org_id,
                     data.get("inviterId"),
-                    data["invitee"],
+                    invitee,
                     "Pending",
                     None,
                     int(data["expiresAt"]),
@@ -525,22 +761,25 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             )
             for role_id in role_ids:
                 store.db.execute("INSERT INTO invitation_roles VALUES (?,?)", (invitation_id, role_id))
+            created = store.invitation(invitation_or_404(invitation_id))
+            if payload is not False:
+                send_invitation_email(created, payload)
             store.db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             store.db.execute("ROLLBACK")
             if "UNIQUE" in str(exc):
                 raise LogtoError(422, "entity.unique_integrity_violation", "The entity already exists.") from None
             raise fk_violation() from None
-        return _json(store.invitation(store.one("SELECT * FROM invitations WHERE id = ?", invitation_id)), 201)
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+        return _json(created, 201)
 
     def invitation_or_404(invitation_id: str) -> sqlite3.Row:
         row = store.one("SELECT * FROM invitations WHERE id = ?", invitation_id)
         if row is None:
-            raise LogtoError(
-                404,
-                "entity.not_exists_with_id",
-                f"The organization_invitations with ID `{invitation_id}` does not exist.",
-            )
+            # findById is `pool.one(...)`: slonik's NotFoundError, which koa-slonik-error-handler maps to this
+            raise LogtoError(404, "entity.not_found", "Entity not found.")
         return row
 
     @app.get("/api/organization-invitations/<invitation_id>")
@@ -548,20 +787,59 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         require_m2m()
         return _json(store.invitation(invitation_or_404(invitation_id)))
 
+    @app.post("/api/organization-invitations/<invitation_id>/message")
+    def send_invitation_message(invitation_id: str) -> Response:
+        """Sends the invitation e-mail again, whatever the invitation's status (the route reads the invitation by id
+        and sends; it checks nothing else)."""
+        require_m2m()
+        payload = message_payload(request.get_json(silent=True))
+        send_invitation_email(store.invitation(invitation_or_404(invitation_id)), payload)
+        return Response(status=204)
+
     @app.put("/api/organization-invitations/<invitation_id>/status")
     def set_invitation_status(invitation_id: str) -> Response:
         require_m2m()
         data = body()
         _guard(data.get("status") in ("Revoked", "Accepted"), 'Error in key path "status".')
-        row = invitation_or_404(invitation_id)
-        if store.invitation(row)["status"] != "Pending":
+        accepted_user_id = data.get("acceptedUserId")
+        _guard(accepted_user_id is None or isinstance(accepted_user_id, str), 'Error in key path "acceptedUserId".')
+        if data["status"] == "Accepted" and not accepted_user_id:
+            raise LogtoError(
+                422, "request.invalid_input", "The `acceptedUserId` is required when accepting an invitation."
+            )
+        entity = store.invitation(invitation_or_404(invitation_id))  # status computed: expired reads as Expired
+        if entity["status"] in ("Accepted", "Expired", "Revoked"):
             raise LogtoError(422, "request.invalid_input", "The status of the invitation cannot be changed anymore.")
-        if data["status"] == "Accepted":
-            raise LogtoError(422, "request.invalid_input", "Accepting is not supported by the stand-in.")
-        store.db.execute(
-            "UPDATE invitations SET status = 'Revoked', updated_at = ? WHERE id = ?", (now_ms(), invitation_id)
-        )
-        return _json(store.invitation(invitation_or_404(invitation_id)))
+        store.db.execute("BEGIN")
+        try:
+            if data["status"] == "Accepted":
+                user = user_or_404(str(accepted_user_id))
+                if (user["primary_email"] or "").lower() != entity["invitee"].lower() or not user["primary_email"]:
+                    raise LogtoError(
+                        422, "request.invalid_input", "The accepted user must have the same email as the invitee."
+                    )
+                store.db.execute(
+                    "INSERT INTO members VALUES (?,?) ON CONFLICT DO NOTHING", (entity["organizationId"], user["id"])
+                )
+                for role in entity["organizationRoles"]:
+                    store.db.execute(
+                        "INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                        (entity["organizationId"], user["id"], role["id"]),
+                    )
+            updated_at = now_ms()
+            store.db.execute(
+                "UPDATE invitations SET status = ?, accepted_user_id = coalesce(?, accepted_user_id), updated_at = ? "
+                "WHERE id = ?",
+                (data["status"], accepted_user_id, updated_at, invitation_id),
+            )
+            store.db.execute("COMMIT")
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+        result = {**entity, "status": data["status"], "updatedAt": updated_at}
+        if accepted_user_id is not None:
+            result["acceptedUserId"] = accepted_user_id
+        return _json(result)
 
     @app.delete("/api/organization-invitations/<invitation_id>")
     def delete_invitation(invitation_id: str) -> Response:
@@ -573,29 +851,54 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     # -- local-only helpers --------------------------------------------------------------------------------------------
     @app.post("/__dev/tokens")
     def mint() -> Response:
-        """Mint a user token the way Logto would issue it (scopes = requested ∩ what the user's roles grant)."""
+        """Mint a token the way Logto would issue it: scope = requested ∩ what Logto grants (oidc/resource.ts
+        findResourceScopes, called from oidc/init.ts with findFromOrganizations: true). Only the service's API
+        resource (API_RESOURCE) counts for API tokens; scopes of other resources never do.
+
+        - global API token (user): the user's global roles' API_RESOURCE scopes, plus the API_RESOURCE scopes of the
+          user's organization roles in EVERY organization;
+        - organization API token (user): the organization roles' API_RESOURCE scopes in that organization plus the user's
+          global roles' API_RESOURCE scopes; (application): its organization roles' API_RESOURCE scopes there;
+        - organization token: the organization roles' organization permissions (user or application).
+        """
         data = request.get_json(silent=True) or {}
-        kind, user_id = data.get("kind"), data.get("userId")
-        user = store.one("SELECT * FROM users WHERE id = ?", user_id)
-        if user is None:
-            return _json({"message": f"unknown user {user_id!r}"}, 400)
-        org_id = data.get("organizationId")
-        if kind in ("organization", "organization_api"):
-            if not org_id or not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
-                return _json({"message": "user is not a member of the organization"}, 403)
-            granted = store.scopes_of(org_id, user_id, "org" if kind == "organization" else "api")
-        elif kind == "global_api":
-            granted = set(user["global_scopes"].split())
-        else:
+        kind, org_id = data.get("kind"), str(data.get("organizationId") or "")
+        if kind not in ("organization", "organization_api", "global_api"):
             return _json({"message": "kind must be organization, organization_api or global_api"}, 400)
+        if data.get("applicationId") is not None:
+            app_id = data["applicationId"]
+            if not store.one("SELECT 1 FROM applications WHERE id = ?", app_id):
+                return _json({"message": f"unknown application {app_id!r}"}, 400)
+            if kind == "global_api":
+                return _json({"message": "applications get organization or organization API tokens here"}, 400)
+            if not org_id or not store.one(
+                "SELECT 1 FROM org_applications WHERE org_id = ? AND app_id = ?", org_id, app_id
+            ):
+                # grants/client-credentials.ts: AccessDenied('app has not associated with the organization')
+                return _json({"message": "app has not associated with the organization"}, 403)
+            subject = client_id = app_id
+            granted = store.app_scopes_of(org_id, app_id, api=kind == "organization_api")
+        else:
+            user_id = str(data.get("userId"))
+            if store.one("SELECT 1 FROM users WHERE id = ?", user_id) is None:
+                return _json({"message": f"unknown user {user_id!r}"}, 400)
+            subject, client_id = user_id, "local-spa"
+            if kind == "global_api":
+                granted = store.global_api_scopes(user_id) | store.org_role_api_scopes(user_id, None)
+            elif not org_id or not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
+                return _json({"message": "user is not a member of the organization"}, 403)
+            elif kind == "organization":
+                granted = store.org_scopes_of(org_id, user_id)
+            else:
+                granted = store.org_role_api_scopes(user_id, org_id) | store.global_api_scopes(user_id)
         requested = data.get("scopes")
         scopes = granted if requested is None else granted & set(requested)
         aud = f"urn:logto:organization:{org_id}" if kind == "organization" else api_resource
         extra = {"organization_id": org_id} if kind == "organization_api" else {}
         token = keys.access_token(
             issuer,
-            user_id,
-            "local-spa",
+            subject,
+            client_id,
             aud,
             " ".join(sorted(scopes)),
             ttl=int(data.get("expiresIn", 3600)),
@@ -618,12 +921,29 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     @app.post("/__dev/faults")
     def add_fault() -> Response:
         data = request.get_json(silent=True) or {}
+        if "rate" in data:
+            kinds = [str(k) for k in data.get("kinds", ["429", "500", "slow", "lost", "drop"])]
+            known = all(k in ("slow", "lost", "drop") or (k.isdigit() and len(k) == 3) for k in kinds)
+            if not kinds or not known or not 0 <= float(data["rate"]) <= 1:
+                return _json({"message": "rate in [0, 1]; kinds: status codes, slow, lost, drop"}, 400)
+            with stats_lock:
+                chaos.clear()
+                chaos.update(
+                    rate=float(data["rate"]),
+                    kinds=kinds,
+                    rng=random.Random(data.get("seed")),  # noqa: S311 - fault injection, not cryptography
+                    slowMs=int(data.get("slowMs", 1500)),
+                    retryAfter=data.get("retryAfter", 1),
+                )
+            return _json({"chaos": {k: v for k, v in chaos.items() if k != "rng"}}, 201)
+        if data.get("lost") not in (None, "status", "drop"):
+            return _json({"message": 'lost is "status" or "drop"'}, 400)
         with stats_lock:
             faults.append(
                 {
                     "pathPrefix": data.get("pathPrefix", "/api/"),
                     "times": int(data.get("times", 1)),
-                    **{k: data[k] for k in ("method", "status", "retryAfter", "delayMs") if k in data},
+                    **{k: data[k] for k in ("method", "status", "retryAfter", "delayMs", "lost") if k in data},
                 }
             )
         return _json({"faults": len(faults)}, 201)
@@ -632,23 +952,59 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def clear_faults() -> Response:
         with stats_lock:
             faults.clear()
+            chaos.clear()
         return Response(status=204)
+
+    @app.get("/__dev/outbox")
+    def read_outbox() -> Response:
+        with stats_lock:
+            return _json(list(outbox))
+
+    @app.delete("/__dev/outbox")
+    def clear_outbox() -> Response:
+        with stats_lock:
+            outbox.clear()
+        return Response(status=204)
+
+    @app.route("/__dev/connector", methods=["GET", "POST"])
+    def connector() -> Response:
+        data = request.get_json(silent=True) if request.method == "POST" else None
+        if isinstance(data, dict) and isinstance(data.get("email"), bool):
+            connectors["email"] = data["email"]
+        elif request.method == "POST":
+            return _json({"message": 'expected {"email": true|false}'}, 400)
+        return _json(dict(connectors))
 
     @app.get("/__dev/info")
     def info() -> Response:
         users = [
-            {"id": r["id"], "email": r["primary_email"], "globalScopes": r["global_scopes"]}
+            {
+                "id": r["id"],
+                "email": r["primary_email"],
+                "globalRoles": [
+                    g["name"]
+                    for g in store.q(
+                        "SELECT r.name FROM users_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = ? "
+                        "ORDER BY r.name",
+                        r["id"],
+                    )
+                ],
+                "globalScopes": sorted(store.global_api_scopes(r["id"])),
+            }
             for r in store.q("SELECT * FROM users ORDER BY id")
         ]
         orgs = [{"id": r["id"], "name": r["name"]} for r in store.q("SELECT * FROM organizations ORDER BY created_at")]
+        apps = [{"id": r["id"], "name": r["name"]} for r in store.q("SELECT * FROM applications ORDER BY id")]
         return _json(
             {
                 "issuer": issuer,
                 "apiResource": api_resource,
                 "managementApiResource": management_resource,
                 "m2mAppId": M2M_APP_ID,
+                "resources": [store.resource(r) for r in store.q("SELECT * FROM resources ORDER BY rowid")],
                 "users": users,
                 "organizations": orgs,
+                "applications": apps,
             }
         )
 

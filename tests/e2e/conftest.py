@@ -76,6 +76,14 @@ class Stack:
         headers = {"Authorization": f"Bearer {token}"}
         return self.http.request(method, f"{self.logto}/api{path}", headers=headers, timeout=10, **kwargs)
 
+    def outbox(self) -> list[dict]:
+        """Invitation e-mails the stand-in would have sent: [{to, invitationId, link, organizationId, at}]."""
+        return self.http.get(f"{self.logto}/__dev/outbox", timeout=5).json()
+
+    def email_connector(self, enabled: bool) -> None:
+        """Simulate a tenant with (or without) an e-mail connector (without: Logto answers 501 connector.not_found)."""
+        assert self.http.post(f"{self.logto}/__dev/connector", json={"email": enabled}, timeout=5).status_code == 200
+
     def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
         if token:
