@@ -535,6 +535,56 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         page = page_params(required=True)
         return paginated([store.role(r) for r in store.q("SELECT * FROM org_roles ORDER BY name")], page)
 
+    # Tenant-admin routes the service never calls, for tests that shape the organization template as an admin would
+    # (routes/organization-role/index.ts POST /, routes/organization-scope/index.ts GET /, routes/resource.scope.ts).
+    @app.post("/api/organization-roles")
+    def create_organization_role() -> Response:
+        require_m2m()
+        data = body()
+        name = data.get("name")
+        _guard(isinstance(name, str) and 1 <= len(name) <= 128, "name must be a non-empty string.")
+        role_type = data.get("type", "User")
+        _guard(role_type in ("User", "MachineToMachine"), "type must be User or MachineToMachine.")
+        scope_ids = _str_list(data, "organizationScopeIds", required=False)
+        resource_scope_ids = _str_list(data, "resourceScopeIds", required=False)
+        if store.one("SELECT 1 FROM org_roles WHERE name = ?", name):
+            raise LogtoError(422, "entity.unique_integrity_violation", "The entity already exists.")
+        role_id = new_id()
+        try:
+            store.db.execute("BEGIN")
+            store.db.execute(
+                "INSERT INTO org_roles (id, name, description, type) VALUES (?, ?, ?, ?)",
+                (role_id, name, data.get("description"), role_type),
+            )
+            for scope_id in scope_ids:
+                store.db.execute("INSERT INTO role_scopes VALUES (?, ?)", (role_id, scope_id))
+            for scope_id in resource_scope_ids:
+                store.db.execute("INSERT INTO role_resource_scopes VALUES (?, ?)", (role_id, scope_id))
+            store.db.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            store.db.execute("ROLLBACK")
+            raise fk_violation() from None
+        return _json(store.role(store.one("SELECT * FROM org_roles WHERE id = ?", role_id)), 201)
+
+    @app.get("/api/organization-scopes")
+    def organization_scopes() -> Response:
+        require_m2m()
+        page = page_params(required=False)
+        rows = store.q("SELECT * FROM org_scopes ORDER BY name")
+        return paginated(
+            [{"tenantId": "default", "id": r["id"], "name": r["name"], "description": r["description"]} for r in rows],
+            page,
+        )
+
+    @app.get("/api/resources/<resource_id>/scopes")
+    def resource_scopes(resource_id: str) -> Response:
+        require_m2m()
+        page = page_params(required=False)
+        if not store.one("SELECT 1 FROM resources WHERE id = ?", resource_id):
+            raise LogtoError(404, "entity.not_exists_with_id", f"The resource with ID `{resource_id}` does not exist.")
+        rows = store.q("SELECT * FROM scopes WHERE resource_id = ? ORDER BY rowid", resource_id)
+        return paginated([store.scope_with_resource(r) for r in rows], page)
+
     # -- users and their global roles (routes/admin-user/basics.ts, role.ts; routes/role.scope.ts; routes/resource.ts)
     def user_or_404(user_id: str) -> sqlite3.Row:
         row = store.one("SELECT * FROM users WHERE id = ?", user_id)

@@ -37,6 +37,7 @@ class Stack:
     url: str
     logto: str
     http: requests.Session
+    management_token: str | None = None  # the tests' own M2M token (one token request, not a function's)
 
     def token(self, kind: str, user: str, org: str | None = None, scopes: list[str] | None = None, **extra) -> str:
         body = {"kind": kind, "userId": user, "organizationId": org, **extra}
@@ -67,13 +68,14 @@ class Stack:
         """Call the stand-in's Management API directly with its M2M app, as a tenant admin would (set-up only)."""
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
-        token = self.http.post(
-            f"{self.logto}/oidc/token",
-            data={"grant_type": "client_credentials", "resource": "https://default.logto.app/api", "scope": "all"},
-            auth=(M2M_APP_ID, M2M_APP_SECRET),
-            timeout=5,
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        if self.management_token is None:
+            self.management_token = self.http.post(
+                f"{self.logto}/oidc/token",
+                data={"grant_type": "client_credentials", "resource": "https://default.logto.app/api", "scope": "all"},
+                auth=(M2M_APP_ID, M2M_APP_SECRET),
+                timeout=5,
+            ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {self.management_token}"}
         return self.http.request(method, f"{self.logto}/api{path}", headers=headers, timeout=10, **kwargs)
 
     def outbox(self) -> list[dict]:

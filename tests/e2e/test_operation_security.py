@@ -194,9 +194,12 @@ def test_finding_6_organization_roles_do_not_give_org_create_through_a_global_to
     org = new_org(stack)
     add(stack, org, stack.token("organization", "carol", org), ["dave"], ["admin"])
     leaked = stack.token("global_api", "dave")
-    assert "org:create" in stack.http.post(
-        f"{stack.logto}/__dev/tokens", json={"kind": "global_api", "userId": "dave"}, timeout=5
-    ).json()["scope"].split()
+    assert (
+        "org:create"
+        in stack.http.post(f"{stack.logto}/__dev/tokens", json={"kind": "global_api", "userId": "dave"}, timeout=5)
+        .json()["scope"]
+        .split()
+    )
     refused = stack.call("POST", "/organizations", leaked, json={"name": "should not exist"})
     assert refused.status_code == 403 and refused.json()["code"] == "missing_permission", refused.text
     # the explicit way in: an organization token whose organization permissions include org:create (live)
@@ -204,7 +207,10 @@ def test_finding_6_organization_roles_do_not_give_org_create_through_a_global_to
     assert via_org.status_code == 201, via_org.text
     assert [r["name"] for r in via_org.json()["organizationRoles"]] == ["admin"]
     # and a global role does give it
-    assert stack.call("POST", "/organizations", stack.token("global_api", "bob"), json={"name": "Bob Co"}).status_code == 201
+    assert (
+        stack.call("POST", "/organizations", stack.token("global_api", "bob"), json={"name": "Bob Co"}).status_code
+        == 201
+    )
 
 
 def test_an_organization_api_token_cannot_create(stack):

@@ -3,15 +3,13 @@ rewrite the Logto route (finding 8.1), and request bodies that are not strict JS
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from orgapi.errors import BadRequest
 from orgapi.jsonbody import MAX_DEPTH, parse_object
 from orgapi.management import _seg
 from orgapi.routes import ROUTES
-from tests.unit.test_operations import aws, call, handlers, logto  # noqa: F401  (fixtures)
+from tests.unit.test_operations import call
 
 # What API Gateway hands over in pathParameters for these request paths (it URL-decodes once), and the raw forms.
 TRICKS = [".", "..", "%2E%2E", "%2e", "%2e%2e", "..%2F", "a/b", "a%2Fb", "%2F", "", " ", "a..b", "x" * 65, "ä", "*"]
@@ -76,8 +74,9 @@ def test_bodies_that_are_not_strict_json_objects_are_400_before_logto(handlers, 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "", "application/jsonp"])
 def test_bodies_must_be_sent_as_application_json(handlers, logto, content_type):
     before = logto.stats()["management_requests"]
-    headers = {"Content-Type": content_type} if content_type else {}
-    status, body, _ = call(handlers, "update_organization", body='{"name": "x"}', headers=headers)
+    status, body, _ = call(
+        handlers, "update_organization", body='{"name": "x"}', headers={"Content-Type": content_type}
+    )
     assert status == 415 and body["code"] == "unsupported_media_type"
     assert logto.stats()["management_requests"] == before
 
