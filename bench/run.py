@@ -5,6 +5,9 @@
 2. Cold-start import of each function module in a fresh interpreter, median of 9. Targets: authorizer <= 150 ms,
    operations <= 250 ms.
 3. M2M token requests over 1000 operations in one process (target: 1), with the operation's in-process latency.
+4. What live permissions cost: Management API calls and latency per mutating route and token kind, with
+   LIVE_PERMISSIONS=off against writes, every Logto answer delayed by LOGTO_DELAY_MS (default 20 ms, a nearby
+   Logto Cloud region) so the figures show round trips, not loopback.
 """
 
 from __future__ import annotations
@@ -202,12 +205,115 @@ def bench_m2m_cache() -> None:
     )
 
 
+def bench_live_permissions(runs: int = 15) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+    from orgapi import services
+    from orgapi.api import build_handler
+    from orgapi.observability import logger
+    from orgapi.operations import invitations, members, organizations
+    from tests.support.logto_standin import InProcessLogto
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    delay = int(os.environ.get("LOGTO_DELAY_MS", "20"))
+    operations = {
+        "update_organization": organizations.update_organization,
+        "add_members": members.add_members,
+        "replace_member_roles": members.replace_member_roles,
+        "remove_member": members.remove_member,
+        "create_invitation": invitations.create_invitation,
+        "create_organization": organizations.create_organization,
+    }
+    sink = io.StringIO()
+    for h in logger._logger.handlers:
+        h.setStream(sink)
+    rows = []
+    with tempfile.TemporaryDirectory() as data, mock_aws(), contextlib.redirect_stdout(sink):
+        logto = InProcessLogto(Path(data), "https://api.example.com/org")
+        os.environ.update(
+            LOGTO_ENDPOINT=logto.url,
+            API_RESOURCE="https://api.example.com/org",
+            M2M_SECRET_ID="m2m",
+            IDEMPOTENCY_TABLE="state",
+            AWS_ACCESS_KEY_ID="x",
+            AWS_SECRET_ACCESS_KEY="x",
+            AWS_DEFAULT_REGION="eu-west-1",
+            POWERTOOLS_METRICS_DISABLED="true",
+        )
+        boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+            Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET})
+        )
+        boto3.client("dynamodb", region_name="eu-west-1").create_table(
+            TableName="state",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        logto.fault(rate=1.0, kinds=["slow"], slowMs=delay, seed=1)
+        counter = iter(range(10**6))
+
+        def event_for(name: str, kind: str) -> dict:
+            event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+            authorizer = event["requestContext"]["authorizer"]
+            if name != "create_organization":
+                authorizer["tokenKind"] = kind
+            n = next(counter)
+            if name == "create_invitation":
+                event["body"] = json.dumps({"invitee": f"bench{n}@example.com"})
+            if name in ("remove_member", "replace_member_roles"):
+                event["pathParameters"]["userId"] = "bob"
+            if name == "create_organization":
+                event["headers"].pop("Idempotency-Key", None)
+            return event
+
+        def setup(name: str) -> None:
+            if name in ("remove_member", "replace_member_roles"):  # bob is (back) in, outside the measurement
+                add = build_handler("add_members", members.add_members)
+                body = {"userIds": ["bob"], "roleNames": ["member"]}
+                add({**event_for("add_members", "organization"), "body": json.dumps(body)}, Ctx())
+
+        for mode in ("off", "writes"):
+            os.environ["LIVE_PERMISSIONS"] = mode
+            services.services.cache_clear()
+            for name, operation in operations.items():
+                handler = build_handler(name, operation)
+                kinds = ["global_api"] if name == "create_organization" else ["organization", "organization_api"]
+                for kind in kinds:
+                    handler(event_for(name, kind), Ctx())  # warm: role cache, resource id, M2M token
+                    calls, samples = [], []
+                    for _ in range(runs):
+                        setup(name)
+                        event = event_for(name, kind)
+                        before = logto.stats()["management_requests"]
+                        started = time.perf_counter()
+                        status = handler(event, Ctx())["statusCode"]
+                        samples.append((time.perf_counter() - started) * 1000)
+                        calls.append(logto.stats()["management_requests"] - before)
+                        assert status < 300, (name, kind, mode, status)
+                    rows.append((name, kind, mode, statistics.median(calls), statistics.median(samples)))
+        logto.close()
+    print(f"\nlive permissions: Management API calls and latency per request (Logto answers delayed {delay} ms)")
+    print(f"  {'route':22} {'token':17} {'calls off':>9} {'writes':>7} {'p50 off':>9} {'writes':>9}")
+    by_key = {(r[0], r[1], r[2]): r for r in rows}
+    for name, kind, mode, _, _ in rows:
+        if mode != "off":
+            continue
+        off, live = by_key[(name, kind, "off")], by_key[(name, kind, "writes")]
+        print(f"  {name:22} {kind:17} {off[3]:9.0f} {live[3]:7.0f} {off[4]:7.1f}ms {live[4]:7.1f}ms")
+
+
 if __name__ == "__main__":
     print(f"python {sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores\n")
-    only = set(sys.argv[1:]) or {"authorizer", "imports", "m2m"}
+    only = set(sys.argv[1:]) or {"authorizer", "imports", "m2m", "live"}
     if "authorizer" in only:
         bench_authorizer()
     if "imports" in only:
         bench_cold_imports()
     if "m2m" in only:
         bench_m2m_cache()
+    if "live" in only:
+        bench_live_permissions()
