@@ -96,7 +96,8 @@ def test_finding_2_no_escalation_through_the_other_permission_namespace(stack):
     org = new_org(stack)
     owner = stack.token("organization", "carol", org)
     suffix = uuid.uuid4().hex[:6]
-    assigner = make_role(stack, f"assigner-{suffix}", ["role:assign", "member:read"], ["role:assign", "member:read"])
+    everyday = ["role:assign", "member:read", "member:add", "member:invite"]
+    assigner = make_role(stack, f"assigner-{suffix}", everyday, everyday)
     org_only_boss = make_role(stack, f"orgboss-{suffix}", ALL, [])  # no API permissions at all
     api_only_boss = make_role(stack, f"apiboss-{suffix}", [], ALL)  # no organization permissions at all
     add(stack, org, owner, ["bob"], [assigner])
@@ -106,6 +107,14 @@ def test_finding_2_no_escalation_through_the_other_permission_namespace(stack):
             response = stack.call("PUT", f"/organizations/{org}/members/bob/roles", bob, json={"roleNames": [role]})
             assert response.status_code == 403, (kind, role, response.text)
             assert response.json()["code"] == "privilege_escalation"
+            # the same rule for every way a role is handed out: adding members and inviting
+            added = stack.call(
+                "POST", f"/organizations/{org}/members", bob, json={"userIds": ["dave"], "roleNames": [role]}
+            )
+            invited = stack.call(
+                "POST", f"/organizations/{org}/invitations", bob, json={"invitee": "x@example.com", "roleNames": [role]}
+            )
+            assert added.status_code == invited.status_code == 403, (added.text, invited.text)
 
 
 def test_finding_3_a_removed_admin_s_token_changes_nothing(stack):
