@@ -1,8 +1,9 @@
 """`make load`: drive a running `make local` from a second process over loopback, then print figures.
 
-A bounded number of requests per concurrency level, with a mix of token kinds and routes (reads, writes, and requests
-the authorizer must refuse). Prints throughput, p50/p99 latency, unexpected statuses, authorizer invocations, M2M token
-requests, and checks that every acknowledged write (an invitation) is really there afterwards (lost writes).
+A bounded number of requests per concurrency level, with a mix of token kinds and routes (reads, writes, requests the
+authorizer must refuse, and the invitation story: invite, list, accept, list organizations, members/me, leave).
+Prints throughput, p50/p99 latency, unexpected statuses, authorizer invocations, M2M token requests, and checks that
+every acknowledged write (an invitation) is really there afterwards (lost writes).
 """
 
 from __future__ import annotations
@@ -67,7 +68,46 @@ def main() -> None:
         ("carol_writer", "POST", f"/organizations/{write_org}/invitations", {201}, True),
         ("bob_org", "DELETE", f"/organizations/{DEMO}", {403}, False),  # refused by the cached policy
         ("bad", "GET", f"/organizations/{DEMO}", {401}, False),  # refused before the authorizer
+        ("story", "", "", set(), False),  # the invitation story, six requests (below)
     ]
+    dave = mint("global_api", "dave")
+    story_orgs: dict[int, tuple[str, str]] = {}  # one organization per thread: one pending invitation at a time
+
+    def story(session: requests.Session) -> list[tuple[float, bool]]:
+        """alice invites dave, dave lists his invitations, accepts, lists his organizations, reads members/me, leaves."""
+        key = threading.get_ident()
+        if key not in story_orgs:
+            alice = mint("global_api", "alice")
+            org = http.post(
+                f"{args.url}/organizations",
+                json={"name": f"story-{uuid.uuid4().hex[:6]}"},
+                headers={"Authorization": f"Bearer {alice}"},
+                timeout=30,
+            ).json()["id"]
+            story_orgs[key] = (org, mint("organization", "alice", org))
+        org, alice_org = story_orgs[key]
+        steps: list[tuple[float, bool]] = []
+
+        def step(token: str, method: str, path: str, expected: int, body: dict | None = None) -> requests.Response:
+            started = time.perf_counter()
+            response = session.request(
+                method, f"{args.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            )
+            steps.append(((time.perf_counter() - started) * 1000, response.status_code == expected))
+            return response
+
+        invited = step(alice_org, "POST", f"/organizations/{org}/invitations", 201, {"invitee": "dave@example.com"})
+        invitation = invited.json().get("id") if invited.status_code == 201 else None
+        listed = step(dave, "GET", "/invitations", 200)
+        if invitation is None or invitation not in {i["id"] for i in listed.json()}:
+            steps.append((0.0, False))
+            return steps
+        step(dave, "POST", f"/invitations/{invitation}/accept", 200)
+        step(dave, "GET", "/organizations", 200)
+        dave_org = mint("organization", "dave", org)
+        step(dave_org, "GET", f"/organizations/{org}/members/me", 200)
+        step(dave_org, "DELETE", f"/organizations/{org}/members/me", 204)
+        return steps
 
     def stats() -> tuple[int, int]:
         gateway = http.get(f"{args.url}/__local/stats", timeout=5).json()
@@ -77,10 +117,12 @@ def main() -> None:
     lock = threading.Lock()
     local = threading.local()
 
-    def one(i: int) -> tuple[float, bool]:
+    def one(i: int) -> list[tuple[float, bool]]:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
         name, method, path, expected, write = mix[i % len(mix)]
+        if name == "story":
+            return story(session)
         headers = {"Authorization": f"Bearer {tokens.get(name, 'not-a-token')}"}
         body = {"invitee": f"load-{uuid.uuid4().hex}@example.com"} if write else None
         started = time.perf_counter()
@@ -89,7 +131,7 @@ def main() -> None:
         if write and response.status_code == 201:
             with lock:
                 acknowledged.append(response.json()["id"])
-        return elapsed, response.status_code in expected
+        return [(elapsed, response.status_code in expected)]
 
     auth_before, m2m_before = stats()
     print(
@@ -100,7 +142,7 @@ def main() -> None:
         level_auth, level_m2m = stats()
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=level) as pool:
-            results = list(pool.map(one, range(args.requests)))
+            results = [r for batch in pool.map(one, range(args.requests)) for r in batch]
         wall = time.perf_counter() - started
         auth_after, m2m_after = stats()
         latencies = [r[0] for r in results]
@@ -123,11 +165,8 @@ def main() -> None:
     )
     print(f"M2M token requests in total: {m2m_after - m2m_before}; operation worker processes: {operation_workers}")
     print(f"writes acknowledged: {len(acknowledged)}; lost writes: {lost}")
-    http.delete(
-        f"{args.url}/organizations/{write_org}",
-        headers={"Authorization": f"Bearer {tokens['carol_writer']}"},
-        timeout=30,
-    )
+    for org, token in [(write_org, tokens["carol_writer"]), *story_orgs.values()]:
+        http.delete(f"{args.url}/organizations/{org}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 if __name__ == "__main__":

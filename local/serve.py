@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -92,17 +93,28 @@ class LocalStack:
         (self.data / "logs").mkdir(exist_ok=True)
         self.log = open(self.data / "logs" / "local.log", "a", buffering=1)  # noqa: SIM115 - closed in stop()
 
-    def spawn(self, *argv: str) -> subprocess.Popen:
+    def spawn(self, *argv: str, show: str | None = None) -> subprocess.Popen:
+        """Start a child with its output in local.log; lines starting with `show` are printed here as well."""
         proc = subprocess.Popen(
             list(argv),
             cwd=ROOT,
-            stdout=self.log,
+            stdout=subprocess.PIPE if show else self.log,
             stderr=self.log,
             start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+            text=bool(show),
         )
+        if show:
+            threading.Thread(target=self._relay, args=(proc, show), daemon=True).start()
         self.children.append(proc)
         return proc
+
+    def _relay(self, proc: subprocess.Popen, show: str) -> None:
+        for line in proc.stdout or ():
+            if not self.log.closed:
+                self.log.write(line)
+            if line.startswith(show):
+                print(line, end="", flush=True)
 
     def start_moto(self) -> str:
         port = free_port()
@@ -151,7 +163,7 @@ class LocalStack:
         ]
         if self.args.reset:
             argv.append("--reset")
-        proc = self.spawn(*argv)
+        proc = self.spawn(*argv, show="invitation e-mail to ")  # what the stand-in would have e-mailed
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/oidc/jwks", proc, "the Logto stand-in")
         return url, M2M_APP_ID, M2M_APP_SECRET
@@ -230,7 +242,16 @@ class LocalStack:
         self.log.close()
 
 
-def function_env(logto_url: str, api_resource: str) -> dict[str, str]:
+def local_invitation_link(external: bool) -> str:
+    """INVITATION_LINK from the environment; with the stand-in it defaults to a local link, so every invitation
+    made on `make local` is "e-mailed" (the stand-in's outbox, /__dev/outbox). INVITATION_LINK= turns it off."""
+    configured = os.environ.get("INVITATION_LINK")
+    if configured is not None or external:
+        return configured or ""
+    return f"http://127.0.0.1:{os.environ.get('CONSOLE_PORT', '3001')}/invite/{{invitationId}}"
+
+
+def function_env(logto_url: str, api_resource: str, external: bool = False) -> dict[str, str]:
     env = {
         "LOGTO_ENDPOINT": logto_url,
         "LOGTO_ISSUER": os.environ.get("LOGTO_ISSUER", ""),
@@ -241,6 +262,7 @@ def function_env(logto_url: str, api_resource: str) -> dict[str, str]:
         "PERMISSION_OVERRIDES": os.environ.get("PERMISSION_OVERRIDES", ""),
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
         "LIVE_PERMISSIONS": os.environ.get("LIVE_PERMISSIONS", "writes"),
+        "INVITATION_LINK": local_invitation_link(external),
     }
     return env
 
@@ -253,7 +275,9 @@ def banner(url: str, logto_url: str, external: bool) -> str:
         lines += [
             f"Logto stand-in on {logto_url} (state in .local/, `make local RESET=1` starts fresh)",
             "Seeded users: alice (admin of demo0org0001), bob (member of demo0org0001), carol (no organization),",
-            "              dave (may not create organizations).",
+            "              dave (may not create organizations; invited to demo0org0001: demo0invite1),",
+            "              erin (no primary e-mail).",
+            f"Invitation e-mails are printed here and kept at {logto_url}/__dev/outbox.",
             "",
             "Try it:",
             f"  curl -s {url}/health",
@@ -300,7 +324,7 @@ def main() -> None:
             logto_url, app_id, app_secret = stack.start_logto(api_resource)
         aws_url = stack.start_moto()
         stack.seed_aws(aws_url, app_id, app_secret)
-        env = function_env(logto_url, api_resource)
+        env = function_env(logto_url, api_resource, external)
         service = stack.build_gateway(env, aws_url)
         from werkzeug.serving import make_server
 

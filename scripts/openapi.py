@@ -46,6 +46,30 @@ SCHEMAS: dict[str, Any] = {
     "OrganizationWithRoles": _object(views.ORGANIZATION_FIELDS, {"organizationRoles": ROLE_REFS}),
     "Member": _object(views.MEMBER_FIELDS, {"organizationRoles": ROLE_REFS}),
     "Invitation": _object(views.INVITATION_FIELDS, {"organizationRoles": ROLE_REFS}),
+    "CreatedInvitation": _object(
+        views.INVITATION_FIELDS,
+        {
+            "organizationRoles": ROLE_REFS,
+            "email": {
+                "description": "only with INVITATION_LINK set: whether Logto sent the invitation e-mail (null: "
+                "unknown, the answer timed out); when not, the invitation still exists and `code` says why "
+                "(re-send with POST .../message)",
+                "type": "object",
+                "required": ["sent"],
+                "properties": {"sent": {"type": ["boolean", "null"]}, "code": {"type": "string"}},
+            },
+        },
+    ),
+    "OwnInvitation": _object(
+        views.INVITATION_FIELDS,
+        {
+            "organizationRoles": ROLE_REFS,
+            "organization": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    ),
     "Role": {
         "type": "object",
         "properties": {
@@ -61,6 +85,14 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "userIds": {"type": "array", "items": {"type": "string"}},
             "roleNames": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Membership": {
+        "type": "object",
+        "properties": {
+            "userId": {"type": "string"},
+            "organizationRoles": ROLE_REFS,
+            "permissions": {"type": "array", "items": {"type": "string"}},
         },
     },
     "MemberRoles": {
@@ -82,8 +114,14 @@ OPERATIONS: dict[str, tuple[Any, Any, int, Any]] = {
     "replace_member_roles": (models.ReplaceMemberRoles, None, 200, "MemberRoles"),
     "list_roles": (None, None, 200, ["Role"]),
     "list_invitations": (None, None, 200, ["Invitation"]),
-    "create_invitation": (models.CreateInvitation, None, 201, "Invitation"),
+    "create_invitation": (models.CreateInvitation, None, 201, "CreatedInvitation"),
     "revoke_invitation": (None, None, 204, None),
+    "get_own_membership": (None, None, 200, "Membership"),
+    "leave_organization": (None, None, 204, None),
+    "send_invitation_message": (None, None, 204, None),
+    "list_own_invitations": (None, None, 200, ["OwnInvitation"]),
+    "accept_invitation": (None, None, 200, "Invitation"),
+    "decline_invitation": (None, None, 200, "Invitation"),
 }
 ERRORS = {
     "400": "bad input",

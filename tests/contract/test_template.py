@@ -21,6 +21,7 @@ CONTRACT_VARIABLES = {
     "M2M_SECRET_ID",
     "CREATOR_ROLE",
     "LIVE_PERMISSIONS",
+    "INVITATION_LINK",
 }
 
 
@@ -154,3 +155,20 @@ def test_samconfig_has_the_three_environments():
     assert {"default", "dev", "prod"} <= set(config)
     for env in ("default", "dev", "prod"):
         assert "parameter_overrides" in config[env]["deploy"]["parameters"]
+
+
+def test_invitation_link_parameter_accepts_what_the_functions_accept():
+    from orgapi.config import load_settings
+    from orgapi.errors import ConfigError
+
+    parameter = TEMPLATE["Parameters"]["InvitationLink"]
+    assert parameter["Default"] == "" and TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][
+        "INVITATION_LINK"
+    ] == {"Ref": "InvitationLink"}
+    pattern = re.compile(parameter["AllowedPattern"])
+    for link in ("", "https://app.example.com/invite/{invitationId}", "https://a.example/x?i={invitationId}&y=1"):
+        assert pattern.fullmatch(link), link
+    for link in ("https://app.example.com/invite", "https://{invitationId}/", "https://a/{invitationId}/{x}"):
+        assert not pattern.fullmatch(link), link
+        with pytest.raises(ConfigError):
+            load_settings({"LOGTO_ENDPOINT": "https://x", "INVITATION_LINK": link})

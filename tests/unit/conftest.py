@@ -64,6 +64,7 @@ def handlers(logto, aws, monkeypatch):
     monkeypatch.setenv("API_RESOURCE", "https://api.example.com/org")
     monkeypatch.setenv("M2M_SECRET_ID", "m2m")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "idem")
+    monkeypatch.setenv("INVITATION_LINK", "https://app.example.com/invite/{invitationId}?via=mail")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     parameters.clear_caches()
     services.services.cache_clear()

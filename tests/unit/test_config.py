@@ -88,3 +88,36 @@ def test_a_misconfigured_function_fails_at_cold_start(function, monkeypatch):
     with pytest.raises(ConfigError, match="LOGTO_ENDPOINT"):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
     services.services.cache_clear()
+
+
+def test_invitation_link_is_optional_and_filled_with_the_id():
+    from orgapi.config import invitation_link_for
+
+    assert load_settings({"LOGTO_ENDPOINT": "https://x"}).invitation_link is None
+    template = "https://app.example.com/invite/{invitationId}?from=mail"
+    s = load_settings({"LOGTO_ENDPOINT": "https://x", "INVITATION_LINK": template})
+    assert s.invitation_link == template
+    assert invitation_link_for(template, "abc123") == "https://app.example.com/invite/abc123?from=mail"
+    assert invitation_link_for(template, "a/b?c") == "https://app.example.com/invite/a%2Fb%3Fc?from=mail"
+    local = {"LOGTO_ENDPOINT": "https://x", "INVITATION_LINK": "http://127.0.0.1:3001/i/{invitationId}"}
+    assert load_settings(local).invitation_link
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://app.example.com/invite",  # no placeholder: every e-mail would carry the same link
+        "https://app.example.com/{invitationId}/{invitationId}",
+        "https://app.example.com/{invitationId}/{other}",
+        "https://app.example.com/{invitationid}",
+        "/invite/{invitationId}",  # relative
+        "javascript:alert(1)//{invitationId}",
+        "ftp://app.example.com/{invitationId}",
+        "http://app.example.com/{invitationId}",  # plain http outside local runs
+        "https://{invitationId}.example.com/",  # the id must not pick the host
+        "https://app.example.com/a b/{invitationId}",
+    ],
+)
+def test_invalid_invitation_link_fails_at_cold_start(link):
+    with pytest.raises(ConfigError, match="INVITATION_LINK"):
+        load_settings({"LOGTO_ENDPOINT": "https://x", "INVITATION_LINK": link})

@@ -12,13 +12,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from orgapi.errors import ConfigError
 
 _CLOUD_HOST = re.compile(r"^([a-z0-9]+)\.logto\.app$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _PERMISSION_NAME = re.compile(r"^[^\s]{1,128}$")
+INVITATION_PLACEHOLDER = "{invitationId}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Settings:
     state_table: str = ""
     invitation_default_days: int = 7
     invitation_max_days: int = 30
+    # INVITATION_LINK: URL template with {invitationId}; None means invitations are not e-mailed.
+    invitation_link: str | None = None
 
     @property
     def jwks_url(self) -> str:
@@ -111,6 +114,29 @@ def _overrides(env: Mapping[str, str]) -> dict[str, str]:
     return value
 
 
+def _invitation_link(env: Mapping[str, str]) -> str | None:
+    """INVITATION_LINK: an absolute URL with exactly one `{invitationId}` and no other placeholder. It ends up in an
+    e-mail a person clicks, so it is checked here rather than trusted: never a client-chosen or relative link."""
+    raw = _get(env, "INVITATION_LINK")
+    if not raw:
+        return None
+    parts = urlsplit(raw.replace(INVITATION_PLACEHOLDER, "x"))
+    if parts.scheme not in ("https", "http") or not parts.hostname or any(c in raw for c in ' \t\r\n"<>'):
+        raise ConfigError(f"INVITATION_LINK must be an absolute http(s) URL, got {raw!r}")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and env.get("AWS_SAM_LOCAL") != "true":
+        raise ConfigError(f"INVITATION_LINK must use https outside local runs, got {raw!r}")
+    if raw.count(INVITATION_PLACEHOLDER) != 1 or raw.replace(INVITATION_PLACEHOLDER, "").count("{"):
+        raise ConfigError(f"INVITATION_LINK must contain {INVITATION_PLACEHOLDER} exactly once, got {raw!r}")
+    if INVITATION_PLACEHOLDER in urlsplit(raw).netloc or len(raw) > 1024:
+        raise ConfigError(f"INVITATION_LINK must put {INVITATION_PLACEHOLDER} in its path or query, got {raw!r}")
+    return raw
+
+
+def invitation_link_for(template: str, invitation_id: str) -> str:
+    """The invitation's own link: the template with the id filled in (percent-encoded, though Logto ids are plain)."""
+    return template.replace(INVITATION_PLACEHOLDER, quote(invitation_id, safe=""))
+
+
 def default_management_api_resource(endpoint: str) -> str:
     """Logto Cloud tenants use https://<tenant>.logto.app/api; self-hosted Logto uses the `default` tenant."""
     match = _CLOUD_HOST.match(urlsplit(endpoint).hostname or "")
@@ -144,4 +170,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
         role_cache_seconds=_int(env, "ROLE_CACHE_SECONDS", 60, 0, 3600),
         live_permissions=_choice(env, "LIVE_PERMISSIONS", ("writes", "all", "off")),
         state_table=_get(env, "IDEMPOTENCY_TABLE"),
+        invitation_link=_invitation_link(env),
     )

@@ -108,6 +108,23 @@ ROUTES: tuple[Route, ...] = (
         uses_table=True,
         body="ReplaceMemberRoles",
     ),
+    # The caller's own membership (static `me` beside `{userId}`: API Gateway matches the static segment first).
+    Route(
+        "get_own_membership",
+        "GET",
+        "/organizations/{organizationId}/members/me",
+        ORGANIZATION_KINDS,
+        None,
+        live_always=True,  # what Logto holds now, for an app to show or hide actions
+    ),
+    Route(
+        "leave_organization",
+        "DELETE",
+        "/organizations/{organizationId}/members/me",
+        ORGANIZATION_KINDS,
+        None,
+        uses_table=True,  # the orphan guard's per-organization lease
+    ),
     Route("list_roles", "GET", "/organizations/{organizationId}/roles", ORGANIZATION_KINDS, None),
     Route(
         "list_invitations", "GET", "/organizations/{organizationId}/invitations", ORGANIZATION_KINDS, "member:invite"
@@ -127,6 +144,17 @@ ROUTES: tuple[Route, ...] = (
         ORGANIZATION_KINDS,
         "member:invite",
     ),
+    Route(
+        "send_invitation_message",
+        "POST",
+        "/organizations/{organizationId}/invitations/{invitationId}/message",
+        ORGANIZATION_KINDS,
+        "member:invite",
+    ),
+    # The invitee's side: a user's global API token; who may act is decided by the invitation's e-mail, not a scope.
+    Route("list_own_invitations", "GET", "/invitations", _GLOBAL, None),
+    Route("accept_invitation", "POST", "/invitations/{invitationId}/accept", _GLOBAL, None),
+    Route("decline_invitation", "POST", "/invitations/{invitationId}/decline", _GLOBAL, None),
 )
 
 # Served without the authorizer; kept apart so no code path can put it into a token's policy.

@@ -1,16 +1,39 @@
-"""List, create and revoke this organization's invitations (Logto's invitation ids are global: always check the owner)."""
+"""List, create, revoke and re-send this organization's invitations (Logto's invitation ids are global: always check
+the owner). With INVITATION_LINK set, every invitation created is e-mailed once by Logto with its own link."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from orgapi import views
 from orgapi.api import Request, Result
-from orgapi.errors import Conflict, NotFound, Unprocessable
+from orgapi.config import invitation_link_for
+from orgapi.deadline import Deadline
+from orgapi.errors import ApiError, Conflict, NotFound, Unprocessable, UpstreamTimeout
+from orgapi.observability import logger
 from orgapi.operations.members import fresh_catalog
 from orgapi.services import Services
 
 DAY_MS = 86_400_000
+ENDING_STATUSES = ("Accepted", "Revoked", "Expired")  # Logto's endingStatuses (libraries/organization-invitation.ts)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ensure_pending(invitation: dict[str, Any]) -> None:
+    """409 unless the invitation can still change: Pending and unexpired. Logto computes `Expired` when reading, but
+    only from its own clock at that moment; `expiresAt` is checked here too so an invitation expiring between the
+    read and the change is not treated as pending."""
+    status, expires_at = invitation.get("status"), invitation.get("expiresAt")
+    expired = isinstance(expires_at, int | float) and expires_at <= now_ms()
+    if status == "Expired" or (status == "Pending" and expired):
+        raise Conflict("The invitation has expired", code="invitation_expired")
+    if status != "Pending":
+        shown = status if status in ENDING_STATUSES else "ended"
+        raise Conflict(f"The invitation is no longer pending ({shown})", code="invitation_not_pending")
 
 
 def list_invitations(request: Request, services: Services) -> Result:
@@ -35,17 +58,39 @@ def create_invitation(request: Request, services: Services) -> Result:
     payload = {
         "invitee": body.invitee,
         "organizationId": request.path["organizationId"],  # from the path, never from the body
-        "expiresAt": int(time.time() * 1000) + body.expiresInDays * DAY_MS,
+        "expiresAt": now_ms() + body.expiresInDays * DAY_MS,
         "organizationRoleIds": [r.id for r in roles],
-        "messagePayload": False,  # no e-mail from Logto; the client app delivers the invitation link
+        # Never an e-mail at creation: Logto makes the id in this call, so the link (which needs the id) cannot be
+        # given yet. With INVITATION_LINK the e-mail follows through /message; a client never chooses the link.
+        "messagePayload": False,
     }
     if request.caller.is_user:
         payload["inviterId"] = request.caller.subject
     invitation = services.logto.create_invitation(payload, request.deadline)
-    return Result(201, views.invitation(invitation))
+    result = views.invitation(invitation)
+    template = services.settings.invitation_link
+    if template:
+        result["email"] = _email_once(services, template, invitation.get("id"), request.deadline)
+    return Result(201, result)
 
 
-def revoke_invitation(request: Request, services: Services) -> Result:
+def _email_once(services: Services, template: str, invitation_id: Any, deadline: Deadline) -> dict[str, Any]:
+    """Send the invitation e-mail; a failure keeps the invitation (it exists in Logto) and says so in the answer,
+    with our error code, so the app can show it and re-send with POST .../message."""
+    if not isinstance(invitation_id, str) or not invitation_id:
+        return {"sent": False, "code": "logto_bad_response"}
+    try:
+        services.logto.send_invitation_message(
+            invitation_id, {"link": invitation_link_for(template, invitation_id)}, deadline
+        )
+    except ApiError as error:
+        logger.warning("invitation_email_failed", extra={"invitation_id": invitation_id, "code": error.code})
+        # A timed-out call may have been sent all the same: null says "unknown" rather than claim it was not.
+        return {"sent": None if isinstance(error, UpstreamTimeout) else False, "code": error.code}
+    return {"sent": True}
+
+
+def _this_organizations_invitation(request: Request, services: Services) -> dict[str, Any]:
     organization_id, invitation_id = request.path["organizationId"], request.path["invitationId"]
     not_found = NotFound("No such invitation in this organization", code="invitation_not_found")
     try:
@@ -54,8 +99,29 @@ def revoke_invitation(request: Request, services: Services) -> Result:
         raise not_found from None
     if not isinstance(invitation, dict) or invitation.get("organizationId") != organization_id:
         raise not_found  # another organization's invitation looks exactly like a missing one
+    return invitation
+
+
+def revoke_invitation(request: Request, services: Services) -> Result:
+    _this_organizations_invitation(request, services)
     try:
-        services.logto.revoke_invitation(invitation_id, request.deadline)
+        services.logto.revoke_invitation(request.path["invitationId"], request.deadline)
     except Unprocessable:
         raise Conflict("The invitation is no longer pending", code="invitation_not_pending") from None
+    return Result(204)
+
+
+def send_invitation_message(request: Request, services: Services) -> Result:
+    """E-mail a pending invitation of this organization again (Logto itself would send one for any invitation)."""
+    template = services.settings.invitation_link
+    if not template:
+        raise Unprocessable(
+            "Invitation e-mails are not configured for this API (INVITATION_LINK)", code="invitation_email_disabled"
+        )
+    invitation = _this_organizations_invitation(request, services)
+    ensure_pending(invitation)
+    invitation_id = request.path["invitationId"]
+    services.logto.send_invitation_message(
+        invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
+    )
     return Result(204)

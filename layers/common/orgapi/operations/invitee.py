@@ -1,0 +1,141 @@
+"""The invitee's side, with a user's global API token: my pending invitations, accept one, decline one.
+
+"Mine" means addressed to my primary e-mail in Logto, compared case-insensitively as Logto's own accept does
+(`primaryEmail.toLowerCase() !== invitee.toLowerCase()` in packages/core/src/libraries/organization-invitation.ts).
+Somebody else's invitation answers exactly like a missing one (404), so invitation ids cannot be probed.
+Accepting does not re-check the inviter: the escalation rule ran when the invitation was created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orgapi import views
+from orgapi.api import Request, Result
+from orgapi.errors import (
+    ApiError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from orgapi.management import StatusChangeRefused
+from orgapi.observability import logger
+from orgapi.operations.invitations import ensure_pending, now_ms
+from orgapi.services import Services
+
+# A lost answer (timeout, reset, 5xx): Logto may or may not have made the change, so it is read back before answering.
+LOST_ANSWER = (UpstreamError, UpstreamTimeout, ServiceUnavailable)
+
+
+def _not_found() -> NotFound:
+    return NotFound("No such invitation for you", code="invitation_not_found")
+
+
+def _primary_email(request: Request, services: Services) -> str | None:
+    if not request.caller.is_user:
+        raise Forbidden("Invitations belong to users; a machine token has none", code="user_token_required")
+    try:
+        user = services.logto.get_user(request.caller.subject, request.deadline)
+    except NotFound:
+        return None  # a deleted user: nothing is addressed to them any more
+    email = user.get("primaryEmail") if isinstance(user, dict) else None
+    return email if isinstance(email, str) and email else None
+
+
+def _addressed_to(invitation: Any, email: str) -> bool:
+    invitee = invitation.get("invitee") if isinstance(invitation, dict) else None
+    return isinstance(invitee, str) and invitee.lower() == email.lower()
+
+
+def _is_pending(invitation: dict[str, Any], now: int) -> bool:
+    expires_at = invitation.get("expiresAt")
+    return invitation.get("status") == "Pending" and isinstance(expires_at, int | float) and expires_at > now
+
+
+def list_own_invitations(request: Request, services: Services) -> Result:
+    email = _primary_email(request, services)
+    if email is None:
+        return Result(200, [])
+    now = now_ms()
+    # Logto filters `invitee` case-insensitively; the e-mail is compared again here so that an implementation that
+    # ignored the filter could never show somebody else's invitation.
+    invitations = [
+        i
+        for i in services.logto.invitations_for(email, request.deadline)
+        if _addressed_to(i, email) and _is_pending(i, now)
+    ]
+    names: dict[str, Any] = {}
+    for organization_id in dict.fromkeys(i.get("organizationId") for i in invitations):
+        if not isinstance(organization_id, str):
+            continue
+        try:
+            names[organization_id] = services.logto.get_organization(organization_id, request.deadline).get("name")
+        except NotFound:
+            continue  # deleted meanwhile (its invitations go with it)
+    return Result(
+        200,
+        [
+            {**views.invitation(i), "organization": {"id": i["organizationId"], "name": names[i["organizationId"]]}}
+            for i in invitations
+            if i.get("organizationId") in names
+        ],
+    )
+
+
+def _own_pending_invitation(request: Request, services: Services) -> dict[str, Any]:
+    email = _primary_email(request, services)
+    try:
+        invitation = services.logto.get_invitation(request.path["invitationId"], request.deadline)
+    except NotFound:
+        raise _not_found() from None
+    if email is None or not _addressed_to(invitation, email):
+        raise _not_found()
+    ensure_pending(invitation)
+    return invitation
+
+
+def _settled(request: Request, services: Services, status: str, error: ApiError | None) -> dict[str, Any]:
+    """After a refused or lost status change, read the invitation back and answer what happened in Logto."""
+    try:
+        invitation = services.logto.get_invitation(request.path["invitationId"], request.deadline)
+    except NotFound:
+        raise _not_found() from None
+    except ApiError:
+        if error is not None:
+            raise error from None
+        raise
+    mine = status != "Accepted" or invitation.get("acceptedUserId") == request.caller.subject
+    if invitation.get("status") == status and mine:
+        return invitation  # our change was made (its answer was lost, or a duplicate request made it first)
+    ensure_pending(invitation)  # it ended meanwhile: 409
+    if error is not None:
+        raise error  # still pending: the change was not made
+    # Still pending, yet Logto refused: the user's primary e-mail no longer matches the invitee.
+    logger.info("invitation_change_refused", extra={"status": status})
+    raise _not_found()
+
+
+def accept_invitation(request: Request, services: Services) -> Result:
+    _own_pending_invitation(request, services)
+    invitation_id, user_id = request.path["invitationId"], request.caller.subject
+    try:
+        invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
+    except StatusChangeRefused:
+        invitation = _settled(request, services, "Accepted", None)
+    except LOST_ANSWER as error:
+        invitation = _settled(request, services, "Accepted", error)
+    return Result(200, views.invitation(invitation))
+
+
+def decline_invitation(request: Request, services: Services) -> Result:
+    invitation = _own_pending_invitation(request, services)
+    try:
+        declined = services.logto.revoke_invitation(request.path["invitationId"], request.deadline)
+    except Unprocessable:  # an ending status after all (Logto: 422 request.invalid_input)
+        declined = _settled(request, services, "Revoked", None)
+    except LOST_ANSWER as error:
+        declined = _settled(request, services, "Revoked", error)
+    return Result(200, views.invitation(declined or {**invitation, "status": "Revoked"}))
