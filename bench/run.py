@@ -206,6 +206,8 @@ def bench_m2m_cache() -> None:
 
 
 def bench_live_permissions(runs: int = 15) -> None:
+    import logging
+
     import boto3
     from moto import mock_aws
 
@@ -215,8 +217,6 @@ def bench_live_permissions(runs: int = 15) -> None:
     from orgapi.observability import logger
     from orgapi.operations import invitations, members, organizations
     from tests.support.logto_standin import InProcessLogto
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     delay = int(os.environ.get("LOGTO_DELAY_MS", "20"))

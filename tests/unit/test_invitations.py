@@ -9,7 +9,7 @@ import importlib.util
 import pytest
 
 from tests.unit.conftest import ROOT, Context
-from tests.unit.test_operations import call, event, org_context
+from tests.unit.test_operations import JSON_ONLY, call, event, org_context
 
 # INVITATION_LINK as the handlers fixture sets it: https://app.example.com/invite/{invitationId}?via=mail
 SEEDED = "demo0invite1"  # the stand-in's pending invitation for dave@example.com to demo0org0001 (role member)
@@ -85,7 +85,7 @@ def test_resend_only_for_this_organizations_pending_invitations(handlers, logto)
 
 
 def test_resend_of_another_organizations_invitation_is_404(handlers, logto):
-    status, org, _ = call(handlers, "create_organization", headers={})
+    status, org, _ = call(handlers, "create_organization", headers=JSON_ONLY)
     assert status == 201
     theirs = call(
         handlers,

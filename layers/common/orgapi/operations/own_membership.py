@@ -6,6 +6,8 @@ actions by what this service will allow now, and a caller removed since the toke
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from orgapi.api import Request, Result
 from orgapi.errors import Forbidden, NotFound
 from orgapi.operations.members import fresh_catalog
@@ -36,9 +38,7 @@ def leave_organization(request: Request, services: Services) -> Result:
     if not request.access.live:  # LIVE_PERMISSIONS=off: membership is still checked before anything changes
         services.access.current(request.caller, request.deadline)
     catalog = fresh_catalog(request, services)
-    with guarded_change(services, organization_id, user_id, catalog, request.deadline):
-        try:
-            services.logto.remove_member(organization_id, user_id, request.deadline)
-        except NotFound:
-            pass  # gone already (a retried call whose first answer was lost): what leaving asked for
+    # NotFound inside: gone already (a retried call whose first answer was lost), which is what leaving asked for.
+    with guarded_change(services, organization_id, user_id, catalog, request.deadline), suppress(NotFound):
+        services.logto.remove_member(organization_id, user_id, request.deadline)
     return Result(204)
