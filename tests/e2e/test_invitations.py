@@ -8,8 +8,6 @@ import uuid
 
 import pytest
 
-from local.logto.credentials import M2M_APP_ID
-
 DEMO = "demo0org0001"
 
 
@@ -29,10 +27,6 @@ def invite(stack, org_id, admin, invitee="Dave@Example.com", roles=("member",)):
     return response.json()
 
 
-def outbox(stack):
-    return stack.http.get(f"{stack.logto}/__dev/outbox", timeout=5).json()
-
-
 def mine(stack, user="dave"):
     response = stack.call("GET", "/invitations", stack.token("global_api", user))
     assert response.status_code == 200, response.text
@@ -43,7 +37,7 @@ def test_invite_accept_member_leave(stack):
     org_id, org_name, alice = new_org(stack)
     invitation = invite(stack, org_id, alice)
     assert invitation["status"] == "Pending" and invitation["email"] == {"sent": True}
-    mails = [m for m in outbox(stack) if m["invitationId"] == invitation["id"]]
+    mails = [m for m in stack.outbox() if m["invitationId"] == invitation["id"]]
     assert len(mails) == 1 and mails[0]["to"] == "Dave@Example.com"
     assert mails[0]["link"].endswith(f"/invite/{invitation['id']}")
 
@@ -108,26 +102,12 @@ def test_someone_elses_invitation_is_404_like_a_missing_one(stack, action):
 
 
 def _short_lived_invitation(stack, org_id):
-    """An invitation expiring in 1.5 s, made straight through the Management API as any M2M client could (our API's
-    minimum is a day). The M2M token is signed by the stand-in's key rather than fetched, so the token endpoint's
-    counter stays what the operations made it."""
-    now = int(time.time())
-    token = stack.sign(
-        {
-            "sub": M2M_APP_ID,
-            "client_id": M2M_APP_ID,
-            "iss": f"{stack.logto}/oidc",
-            "aud": "https://default.logto.app/api",
-            "scope": "all",
-            "iat": now,
-            "exp": now + 300,
-        }
-    )
-    response = stack.http.post(
-        f"{stack.logto}/api/organization-invitations",
+    """An invitation expiring in 1.5 s, made straight through the Management API as a tenant admin could (our API's
+    minimum is a day)."""
+    response = stack.management(
+        "POST",
+        "/organization-invitations",
         json={"invitee": "dave@example.com", "organizationId": org_id, "expiresAt": int(time.time() * 1000) + 1500},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=5,
     )
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -152,15 +132,15 @@ def test_resend_and_a_tenant_without_an_email_connector(stack):
     invitation = invite(stack, org_id, alice, invitee=f"new-{uuid.uuid4().hex[:6]}@example.com")
     resent = stack.call("POST", f"/organizations/{org_id}/invitations/{invitation['id']}/message", alice)
     assert resent.status_code == 204, resent.text
-    assert len([m for m in outbox(stack) if m["invitationId"] == invitation["id"]]) == 2
+    assert len([m for m in stack.outbox() if m["invitationId"] == invitation["id"]]) == 2
     try:
-        stack.http.post(f"{stack.logto}/__dev/connector", json={"email": False}, timeout=5)
+        stack.email_connector(False)
         kept = invite(stack, org_id, alice, invitee=f"new-{uuid.uuid4().hex[:6]}@example.com")
         assert kept["status"] == "Pending" and kept["email"] == {"sent": False, "code": "email_connector_missing"}
         again = stack.call("POST", f"/organizations/{org_id}/invitations/{kept['id']}/message", alice)
         assert again.status_code == 502 and again.json()["code"] == "email_connector_missing"
     finally:
-        stack.http.post(f"{stack.logto}/__dev/connector", json={"email": True}, timeout=5)
+        stack.email_connector(True)
     assert kept["id"] in {i["id"] for i in stack.call("GET", f"/organizations/{org_id}/invitations", alice).json()}
     other_org, _, carol = new_org(stack, "carol")
     foreign = stack.call("POST", f"/organizations/{other_org}/invitations/{invitation['id']}/message", carol)
