@@ -5,6 +5,7 @@ INVITATION_LINK, re-sending, and the invitee's list / accept / decline."""
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -204,3 +205,25 @@ def test_a_timed_out_email_send_is_reported_as_unknown_not_as_unsent(handlers, l
     logto.fault(pathPrefix="/api/organization-invitations/", method="POST", delayMs=2500, times=1)
     status, body, _ = invite(handlers)
     assert status == 201 and body["email"] == {"sent": None, "code": "logto_timeout"}
+
+
+def test_resend_needs_member_invite_now_not_only_in_the_token(handlers, logto):
+    stale = org_context(sub="bob", scopes="member:read member:invite")  # bob's role grants no member:invite today
+    status, body, _ = call(handlers, "send_invitation_message", authorizer=stale, path={"invitationId": SEEDED})
+    assert status == 403 and body["code"] == "missing_permission"
+    assert logto.client.get("/__dev/outbox").get_json() == []
+
+
+def test_accepting_writes_one_audit_line_without_the_email(handlers, logto, log_lines):
+    assert call(handlers, "accept_invitation", authorizer=user_context())[0] == 200
+    audits = [line["audit"] for line in log_lines() if line.get("message") == "audit"]
+    assert audits == [
+        {
+            "actor": {"sub": "dave", "clientId": "spa"},
+            "organizationId": None,
+            "action": "accept_invitation",
+            "targets": {"invitationId": SEEDED, "organizationId": "demo0org0001"},
+            "status": 200,
+        }
+    ]
+    assert "example.com" not in json.dumps(audits)

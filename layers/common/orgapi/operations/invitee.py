@@ -93,6 +93,7 @@ def _own_pending_invitation(request: Request, services: Services) -> dict[str, A
         raise _not_found() from None
     if email is None or not _addressed_to(invitation, email):
         raise _not_found()
+    request.audit_targets["organizationId"] = invitation.get("organizationId")  # which organization I join or decline
     ensure_pending(invitation)
     return invitation
 
