@@ -12,7 +12,25 @@ from orgapi.routes import ROUTES
 from tests.unit.test_operations import call
 
 # What API Gateway hands over in pathParameters for these request paths (it URL-decodes once), and the raw forms.
-TRICKS = [".", "..", "%2E%2E", "%2e", "%2e%2e", "..%2F", "a/b", "a%2Fb", "%2F", "", " ", "a..b", "x" * 65, "ä", "*"]
+TRICKS = [
+    "bob\n",
+    "\n",
+    ".",
+    "..",
+    "%2E%2E",
+    "%2e",
+    "%2e%2e",
+    "..%2F",
+    "a/b",
+    "a%2Fb",
+    "%2F",
+    "",
+    " ",
+    "a..b",
+    "x" * 65,
+    "ä",
+    "*",
+]
 PATH_PARAMS = [
     (route, name)
     for route in ROUTES
@@ -42,7 +60,7 @@ def test_every_path_parameter_refuses_dot_segments_and_separators(handlers, logt
         assert logto.stats()["management_requests"] == before, (route.name, param, trick)
 
 
-@pytest.mark.parametrize("value", [".", "..", "a/b", "%2e%2e", "", "a?b", "a#b", "x" * 65, 5])
+@pytest.mark.parametrize("value", [".", "..", "a/b", "%2e%2e", "", "a?b", "a#b", "x" * 65, 5, "bob\n"])
 def test_management_client_refuses_anything_but_a_plain_id(value):
     with pytest.raises(BadRequest):
         _seg(value)  # type: ignore[arg-type]
@@ -107,3 +125,22 @@ def test_reads_write_no_audit_line(handlers, caplog):
     caplog.set_level("INFO")
     call(handlers, "list_members")
     assert not [record for record in caplog.records if record.getMessage() == "audit"]
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "a\u0007b", "a\u202eb", "\t", "a\nb"])
+def test_names_refuse_control_and_bidi_override_characters(handlers, logto, name):
+    before = logto.stats()["management_requests"]
+    status, body, _ = call(handlers, "update_organization", body={"name": name})
+    assert status == 400 and body["code"] == "invalid_request"
+    assert logto.stats()["management_requests"] == before
+
+
+def test_audit_lines_name_granted_roles_and_created_invitations(handlers, caplog):
+    caplog.set_level("INFO")
+    call(handlers, "create_invitation", body={"invitee": "audit@example.com", "roleNames": ["member"]})
+    call(handlers, "replace_member_roles", path={"userId": "bob"}, body={"roleNames": ["member"]})
+    audits = [record.audit for record in caplog.records if record.getMessage() == "audit"]
+    invitation, roles = audits
+    assert invitation["targets"]["roleNames"] == ["member"] and invitation["targets"]["invitationId"]
+    assert invitation["status"] == 201 and "audit@example.com" not in caplog.text
+    assert roles["targets"] == {"userId": "bob", "roleNames": ["member"]} and roles["status"] == 200

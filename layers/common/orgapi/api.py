@@ -102,7 +102,7 @@ def plain_path_ids(route: Route, event: dict[str, Any]) -> dict[str, str]:
         value = raw.get(name)
         if not isinstance(value, str):
             raise NotFound("No such route", code="route_not_found")
-        if not PLAIN_ID.match(value):
+        if not PLAIN_ID.fullmatch(value):
             raise BadRequest(f"{name} must be a plain id ([0-9A-Za-z_-], at most 64)", code="invalid_id")
         path[name] = value
     return path

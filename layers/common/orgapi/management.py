@@ -21,7 +21,7 @@ from orgapi.observability import logger, metrics
 
 # What a path segment may be: a plain id. `.`/`..` would be removed by URL normalization (`users/..` turns into the
 # organization itself, which Logto's router answers), and `/`, `%`, `?`, `#` could change the route another way.
-PLAIN_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+PLAIN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # always .fullmatch(): `$` would let a final "\n" through
 
 
 class UnsafePathSegment(BadRequest):
@@ -39,7 +39,7 @@ class EmailConnectorMissing(ApiError):
 
 def _seg(value: str) -> str:
     """A path segment for the Management API; anything but a plain id is refused before any request is made."""
-    if not isinstance(value, str) or not PLAIN_ID.match(value):
+    if not isinstance(value, str) or not PLAIN_ID.fullmatch(value):
         raise UnsafePathSegment()
     return quote(value, safe="")
 

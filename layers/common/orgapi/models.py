@@ -10,8 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 # Logto ids are [0-9a-z]{12}; allow a little more, never path separators or wildcards.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 RoleName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"\S")]
-Description = Annotated[str, StringConstraints(max_length=256)]
+# No control characters (NUL cannot even be stored by Logto's PostgreSQL; the others are display tricks).
+_VISIBLE = r"[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]"  # no control or bidi-override characters
+Name = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=128, pattern=rf"^{_VISIBLE}*[^\s\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]{_VISIBLE}*$"
+    ),
+]
+Description = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 MAX_CUSTOM_DATA_BYTES = 8192
 

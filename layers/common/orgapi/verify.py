@@ -22,7 +22,7 @@ from orgapi.jwks import ALLOWED_ALGORITHMS, JwksCache
 from orgapi.routes import TokenKind
 
 ORGANIZATION_URN_PREFIX = "urn:logto:organization:"
-ORGANIZATION_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+ORGANIZATION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # .fullmatch(): `$` would accept a final "\n"
 MAX_TOKEN_LENGTH = 4096  # Logto access tokens are well under 2 KB
 MAX_HEADER_SEGMENT = 1024
 MAX_LIFETIME_SECONDS = 86400  # Logto's longest configurable access-token TTL is far below this
@@ -204,6 +204,6 @@ class TokenVerifier:
 
 def _organization_id(value: Any) -> str:
     """Only plain ids may reach a policy ARN: `*`, `/`, `%` or an empty id could widen it."""
-    if not isinstance(value, str) or not ORGANIZATION_ID.match(value):
+    if not isinstance(value, str) or not ORGANIZATION_ID.fullmatch(value):
         raise TokenRejected("bad_organization_id")
     return value

@@ -54,6 +54,7 @@ def create_invitation(request: Request, services: Services) -> Result:
 
     body = request.body(CreateInvitation)
     roles = fresh_catalog(request, services).resolve(body.roleNames)
+    request.audit_targets["roleNames"] = [r.name for r in roles]
     request.access.ensure_can_grant(roles)
     payload = {
         "invitee": body.invitee,
@@ -67,6 +68,7 @@ def create_invitation(request: Request, services: Services) -> Result:
     if request.caller.is_user:
         payload["inviterId"] = request.caller.subject
     invitation = services.logto.create_invitation(payload, request.deadline)
+    request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
     result = views.invitation(invitation)
     template = services.settings.invitation_link
     if template:

@@ -31,6 +31,7 @@ def add_members(request: Request, services: Services) -> Result:
     organization_id = request.path["organizationId"]
     request.audit_targets["userIds"] = body.userIds
     roles = fresh_catalog(request, services).resolve(body.roleNames)
+    request.audit_targets["roleNames"] = [r.name for r in roles]
     request.access.ensure_can_grant(roles)
     services.logto.add_members(organization_id, body.userIds, request.deadline)
     if roles:
@@ -54,6 +55,7 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
     catalog = fresh_catalog(request, services)
     roles = catalog.resolve(body.roleNames)
+    request.audit_targets["roleNames"] = [r.name for r in roles]
     request.access.ensure_can_grant(roles)
     request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
     role_ids = [r.id for r in roles]
