@@ -1,7 +1,11 @@
 """GET /health: liveness without authorization and without calling Logto."""
 
 import json
+import os
+
+from orgapi.cors import parse_allowed_origins, with_cors
 
 
+@with_cors(parse_allowed_origins(os.environ.get("ALLOWED_ORIGINS", "")))
 def lambda_handler(event, context):
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"status": "ok"})}

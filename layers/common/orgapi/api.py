@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from orgapi.access import Access
 from orgapi.caller import Caller
+from orgapi.cors import with_cors
 from orgapi.deadline import Deadline
 from orgapi.errors import ApiError, BadRequest, ConfigError, Forbidden, NotFound, Unauthorized
 from orgapi.jsonbody import parse_object
@@ -209,6 +210,7 @@ def build_handler(route_name: str, operation: Operation) -> Callable[[dict[str, 
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
+    @with_cors(shared.settings.cors)  # the one place every response, success or error, gets its CORS headers
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         audit: list[Request] = []

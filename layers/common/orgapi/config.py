@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from orgapi.cors import CorsPolicy, parse_allowed_origins
 from orgapi.errors import ConfigError
 
 _CLOUD_HOST = re.compile(r"^([a-z0-9]+)\.logto\.app$")
@@ -32,6 +33,8 @@ class Settings:
     creator_role: str
     # Default permission name -> this deployment's name (PERMISSION_OVERRIDES), e.g. {"member:read": "read:members"}.
     permission_overrides: Mapping[str, str] = field(default_factory=dict)
+    # ALLOWED_ORIGINS: which browser origins may read the answers (empty: no CORS headers at all).
+    cors: CorsPolicy = field(default_factory=CorsPolicy)
     # Tolerance for the issuer's clock running ahead of ours (iat/nbf). `exp` gets none: expired means expired.
     clock_skew_seconds: int = 60
     # How long a fetched key set is trusted before it is fetched again, so a key Logto deleted stops verifying.
@@ -163,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
         m2m_secret_id=_get(env, "M2M_SECRET_ID"),
         creator_role=creator_role,
         permission_overrides=_overrides(env),
+        cors=parse_allowed_origins(_get(env, "ALLOWED_ORIGINS")),
         clock_skew_seconds=_int(env, "TOKEN_CLOCK_SKEW_SECONDS", 60, 0, 60),
         jwks_max_age_seconds=_int(env, "JWKS_MAX_AGE_SECONDS", 300, 30, 86400),
         jwks_refresh_cooldown_seconds=_int(env, "JWKS_REFRESH_COOLDOWN_SECONDS", 30, 1, 3600),
