@@ -172,3 +172,125 @@ def test_invitation_link_parameter_accepts_what_the_functions_accept():
         assert not pattern.fullmatch(link), link
         with pytest.raises(ConfigError):
             load_settings({"LOGTO_ENDPOINT": "https://x", "INVITATION_LINK": link})
+
+
+# -- CORS (contract "Browsers (CORS)") ---------------------------------------------------------------------------------
+def _evaluate(node, origins: str):
+    """Resolve the intrinsics the CORS parts use, for AllowedOrigins = `origins`, as CloudFormation would."""
+    conditions = TEMPLATE["Conditions"]
+
+    def ev(n):
+        if isinstance(n, list):
+            return [v for v in (ev(x) for x in n) if v is not _NO_VALUE]
+        if not isinstance(n, dict):
+            return n
+        if set(n) == {"Ref"}:
+            return {"AllowedOrigins": origins, "AWS::NoValue": _NO_VALUE}.get(n["Ref"], n)
+        if set(n) == {"Fn::If"}:
+            name, yes, no = n["Fn::If"]
+            return ev(yes if ev(conditions[name]) else no)
+        if set(n) == {"Fn::Not"}:
+            return not ev(n["Fn::Not"][0])
+        if set(n) == {"Fn::Equals"}:
+            a, b = ev(n["Fn::Equals"])
+            return a == b
+        if set(n) == {"Fn::Select"}:
+            index, items = ev(n["Fn::Select"])
+            return items[index]
+        if set(n) == {"Fn::Split"}:
+            sep, value = ev(n["Fn::Split"])
+            return value.split(sep)
+        if set(n) == {"Fn::Sub"}:
+            return n["Fn::Sub"].replace("${AllowedOrigins}", origins)
+        if set(n) == {"Fn::Condition"}:
+            return ev(conditions[n["Fn::Condition"]])
+        return {k: v for k, v in ((k, ev(v)) for k, v in n.items()) if v is not _NO_VALUE}
+
+    return ev(node)
+
+
+_NO_VALUE = object()
+API = RESOURCES["Api"]["Properties"]
+
+
+def test_allowed_origins_feeds_the_functions_and_is_off_by_default():
+    assert TEMPLATE["Parameters"]["AllowedOrigins"]["Default"] == ""
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["ALLOWED_ORIGINS"] == {"Ref": "AllowedOrigins"}
+    pattern = TEMPLATE["Parameters"]["AllowedOrigins"]["AllowedPattern"]
+    for ok in ("", "*", "https://app.example.com", "https://a.example.com, http://127.0.0.1:3001"):
+        assert re.fullmatch(pattern, ok), ok
+    for bad in ("https://app.example.com/", "app.example.com", "*,https://a.example.com", "https://a.example.com,"):
+        assert not re.fullmatch(pattern, bad), bad
+
+
+def test_preflights_skip_the_authorizer_and_merge_with_the_function_routes():
+    assert API["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
+    assert API["MergeDefinitions"] is True  # else SAM drops every function route from an inline DefinitionBody
+    assert API["AlwaysDeploy"] is True  # else a changed AllowedOrigins never reaches the stage
+
+
+@pytest.mark.parametrize("origins", ["https://app.example.com", "https://a.example.com,http://127.0.0.1:3001", "*"])
+def test_every_route_path_has_a_preflight_when_cors_is_on(origins):
+    paths = _evaluate(API["DefinitionBody"]["paths"], origins)
+    route_paths = {event["Path"] for _, _, event in api_events()}
+    assert set(paths) == route_paths  # every route path, and nothing else
+    for path in route_paths:
+        options = paths[path]["options"]
+        assert "security" not in options  # answered by API Gateway itself: no authorizer
+        integration = options["x-amazon-apigateway-integration"]
+        assert integration["type"] == "mock"
+        assert json.loads(integration["requestTemplates"]["application/json"]) == {"statusCode": 204}
+        response = integration["responses"]["default"]
+        assert response["statusCode"] == "204"
+        parameters = response["responseParameters"]
+        assert parameters["method.response.header.Access-Control-Allow-Headers"] == (
+            "'Authorization,Content-Type,Idempotency-Key'"
+        )
+        methods = parameters["method.response.header.Access-Control-Allow-Methods"].strip("'").split(",")
+        assert {e["Method"].upper() for _, _, e in api_events() if e["Path"] == path} <= set(methods)
+        assert "method.response.header.Access-Control-Max-Age" in parameters
+        template = response["responseTemplates"]["application/json"]
+        assert f'#set($allowed = "{origins}")' in template
+        assert "$context.responseOverride.header.Access-Control-Allow-Origin" in template
+
+
+def test_no_preflight_when_allowed_origins_is_empty():
+    paths = _evaluate(API["DefinitionBody"]["paths"], "")
+    assert all("options" not in item for item in paths.values())
+
+
+GATEWAY_KINDS = (
+    "UNAUTHORIZED",
+    "ACCESS_DENIED",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "AUTHORIZER_FAILURE",
+    "AUTHORIZER_CONFIGURATION_ERROR",
+    "THROTTLED",
+    "INTEGRATION_TIMEOUT",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+)
+
+
+@pytest.mark.parametrize(
+    ("origins", "allow_origin"),
+    [
+        ("https://app.example.com", "'https://app.example.com'"),  # one origin: static
+        ("*", "'*'"),
+        ("https://a.example.com,http://127.0.0.1:3001", "method.request.header.Origin"),  # several: echo
+        ("", None),  # off
+    ],
+)
+def test_gateway_responses_carry_cors_headers(origins, allow_origin):
+    responses = _evaluate(API["GatewayResponses"], origins)
+    assert set(GATEWAY_KINDS) <= set(responses)
+    for kind in GATEWAY_KINDS:
+        headers = (responses[kind].get("ResponseParameters") or {}).get("Headers") or {}
+        if allow_origin is None:
+            assert headers == {}, kind
+        else:
+            assert headers == {
+                "Access-Control-Allow-Origin": allow_origin,
+                "Vary": "'Origin'",
+                "Access-Control-Expose-Headers": "'Total-Number, Retry-After'",
+            }, kind
