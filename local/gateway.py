@@ -4,7 +4,10 @@
   against each request's method ARN (so a policy that is not cache-correct fails here as it would in AWS);
 - an explicit Deny wins over an Allow;
 - an authorizer raising "Unauthorized" is a 401; any other authorizer error or a non-scalar context is a 500;
-- every error API Gateway itself answers uses the template's GatewayResponses bodies.
+- every error API Gateway itself answers uses the template's GatewayResponses bodies and headers (CORS);
+- CORS preflights: an OPTIONS on a path whose template defines one is answered 204 here, before routing and without
+  the authorizer, with the template's headers and the request's Origin only when it is on the allow-list (what the
+  mock integration's mapping template does in API Gateway).
 
 SAM's internals are used through protected methods, so aws-sam-cli is pinned exactly (requirements-tools.txt) and the
 end-to-end tests fail fast if an upgrade moves them.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
@@ -31,12 +35,50 @@ class GatewayResponded(HTTPException):
         super().__init__(response=response)
 
 
+@dataclass(frozen=True)
+class Preflight:
+    """The template's OPTIONS mock integration for one path: its static headers and the origin allow-list."""
+
+    path: str
+    headers: dict[str, str]
+    allowed_origins: str  # ALLOWED_ORIGINS as the mapping template sees it: `*` or comma-separated origins
+
+    def matches(self, path: str) -> bool:
+        template, actual = self.path.split("/"), path.split("/")
+        return len(template) == len(actual) and all(
+            t == a or (t.startswith("{") and t.endswith("}") and a != "") for t, a in zip(template, actual, strict=True)
+        )
+
+    def response(self, origin: str | None) -> Response:
+        headers = dict(self.headers)
+        if self.allowed_origins.strip() == "*":
+            headers["Access-Control-Allow-Origin"] = "*"
+        elif origin and origin in (entry.strip() for entry in self.allowed_origins.split(",")):
+            headers["Access-Control-Allow-Origin"] = origin
+        return Response(status=204, headers=headers, mimetype="application/json")
+
+
+def _header_value(expression: str) -> str | None:
+    """A gateway response parameter: a 'static' value or method.request.header.<name> (absent: no header)."""
+    if expression.startswith("'") and expression.endswith("'"):
+        return expression[1:-1]
+    prefix = "method.request.header."
+    if expression.startswith(prefix):
+        return request.headers.get(expression[len(prefix) :])
+    raise ValueError(f"gateway response parameter not emulated: {expression}")
+
+
 class FaithfulApigwService(LocalApigwService):
     def __init__(
-        self, *args: Any, gateway_responses: dict[str, dict[str, Any]], authorizer_ttls: dict[str, int], **kwargs: Any
+        self,
+        *args: Any,
+        gateway_responses: dict[str, dict[str, Any]],
+        authorizer_ttls: dict[str, int],
+        preflights: list[Preflight],
+        **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        self.gateway_responses, self.authorizer_ttls = gateway_responses, authorizer_ttls
+        self.gateway_responses, self.authorizer_ttls, self.preflights = gateway_responses, authorizer_ttls, preflights
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
         self.authorizer_invocations = 0
@@ -56,10 +98,23 @@ class FaithfulApigwService(LocalApigwService):
             )
         else:
             body = json.dumps({"message": message})
-        return Response(body, status=status, mimetype="application/json")
+        headers = {}
+        for name, expression in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
+            value = _header_value(expression)
+            if value is not None:
+                headers[name] = value
+        return Response(body, status=status, headers=headers, mimetype="application/json")
 
     def create(self) -> None:
         super().create()
+
+        @self._app.before_request
+        def preflight() -> Response | None:
+            if request.method != "OPTIONS":
+                return None
+            match = next((p for p in self.preflights if p.matches(request.path)), None)
+            # No preflight defined for the path: routing answers it (no OPTIONS route: the 404 gateway response).
+            return match.response(request.headers.get("Origin")) if match else None
 
         @self._app.after_request
         def shape_errors(response: Response) -> Response:

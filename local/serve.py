@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,9 +18,12 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.lifeline import follow_parent
+
+if TYPE_CHECKING:
+    from local.gateway import Preflight
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = "logto-org-api/local/m2m"
@@ -38,12 +42,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ensure_port_free(port: int) -> None:
+def ensure_port_free(port: int, variable: str = "PORT") -> None:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            raise StartupError(f"port {port} is already in use; choose another with PORT=<port> make local") from None
+            raise StartupError(
+                f"port {port} is already in use; choose another with {variable}=<port> make local"
+            ) from None
 
 
 def wait_http(url: str, proc: subprocess.Popen | None, what: str, timeout: float = 30) -> None:
@@ -59,28 +65,79 @@ def wait_http(url: str, proc: subprocess.Popen | None, what: str, timeout: float
     raise StartupError(f"{what} did not start within {timeout:.0f} s")
 
 
-def template_settings(template: Path, parameters: dict[str, str]) -> tuple[dict[str, int], dict[str, Any]]:
-    """The authorizer cache TTLs (ReauthorizeEvery) and GatewayResponses, which SAM's emulator ignores."""
+def resolve(node: Any, values: dict[str, Any], conditions: dict[str, Any]) -> Any:
+    """The intrinsics template.yaml uses on the API (Ref, Fn::If/Not/Equals/Select/Split/Sub), as CloudFormation
+    resolves them; AWS::NoValue removes the key. Other intrinsics are left as they are."""
+    no_value = object()
+
+    def ev(n: Any) -> Any:
+        if isinstance(n, list):
+            return [v for v in map(ev, n) if v is not no_value]
+        if not isinstance(n, dict):
+            return n
+        if len(n) == 1:
+            ((key, arg),) = n.items()
+            if key == "Ref":
+                return no_value if arg == "AWS::NoValue" else values.get(arg, n)
+            if key == "Fn::If":
+                return ev(arg[1] if ev(conditions[arg[0]]) else arg[2])
+            if key == "Fn::Not":
+                return not ev(arg[0])
+            if key == "Fn::Equals":
+                left, right = ev(arg)
+                return left == right
+            if key == "Fn::Select":
+                index, items = ev(arg)
+                return items[int(index)]
+            if key == "Fn::Split":
+                separator, text = ev(arg)
+                return text.split(separator)
+            if key == "Fn::Sub" and isinstance(arg, str):
+                return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: str(values.get(m.group(1), m.group(0))), arg)
+        return {k: v for k, v in ((k, ev(v)) for k, v in n.items()) if v is not no_value}
+
+    return ev(node)
+
+
+def template_settings(
+    template: Path, parameters: dict[str, str]
+) -> tuple[dict[str, int], dict[str, Any], list[Preflight]]:
+    """What SAM's emulator ignores: the authorizer cache TTLs (ReauthorizeEvery), the GatewayResponses and the CORS
+    preflights (OPTIONS mock integrations in the DefinitionBody), resolved for these parameter values."""
     from samcli.yamlhelper import yaml_parse
+
+    from local.gateway import Preflight
 
     doc = yaml_parse(template.read_text())
     defaults = {k: str(v.get("Default", "")) for k, v in (doc.get("Parameters") or {}).items()}
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, dict) and "Ref" in value:
-            return parameters.get(value["Ref"], defaults.get(value["Ref"]))
-        return value
+    values = {**defaults, **parameters}
+    conditions = doc.get("Conditions") or {}
 
     ttls: dict[str, int] = {}
     responses: dict[str, Any] = {}
+    preflights: list[Preflight] = []
     for resource in (doc.get("Resources") or {}).values():
         if resource.get("Type") != "AWS::Serverless::Api":
             continue
-        props = resource.get("Properties") or {}
+        props = resolve(resource.get("Properties") or {}, values, conditions)
         for name, spec in ((props.get("Auth") or {}).get("Authorizers") or {}).items():
-            ttls[name] = int(resolve((spec.get("Identity") or {}).get("ReauthorizeEvery", 300)) or 0)
+            ttls[name] = int((spec.get("Identity") or {}).get("ReauthorizeEvery", 300) or 0)
         responses.update(props.get("GatewayResponses") or {})
-    return ttls, responses
+        for path, item in ((props.get("DefinitionBody") or {}).get("paths") or {}).items():
+            if "options" not in item:
+                continue
+            integration = item["options"]["x-amazon-apigateway-integration"]
+            response = integration["responses"]["default"]
+            headers = {
+                k.removeprefix("method.response.header."): v.strip("'")
+                for k, v in (response.get("responseParameters") or {}).items()
+            }
+            # The allow-list the mapping template compares the Origin with (template.yaml sets it from AllowedOrigins).
+            allowed = re.search(r'#set\(\$allowed = "([^"]*)"\)', response["responseTemplates"]["application/json"])
+            if integration.get("type") != "mock" or allowed is None:
+                raise StartupError(f"the OPTIONS integration of {path} is not the CORS preflight the emulator knows")
+            preflights.append(Preflight(path, headers, allowed.group(1)))
+    return ttls, responses, preflights
 
 
 class LocalStack:
@@ -184,6 +241,7 @@ class LocalStack:
             "M2MSecretArn": SECRET_NAME,
             "ReauthorizeEvery": str(self.args.reauthorize_every),
             "CreatorRole": env["CREATOR_ROLE"],
+            "AllowedOrigins": env["ALLOWED_ORIGINS"],
         }
         stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameters)
         log = None if self.args.verbose else open(self.data / "logs" / "functions.log", "a", buffering=1)  # noqa: SIM115
@@ -215,7 +273,7 @@ class LocalStack:
             aws_region=REGION,
             env_vars_values={"Parameters": env},
         )
-        ttls, responses = template_settings(template, parameters)
+        ttls, responses, preflights = template_settings(template, parameters)
         service = FaithfulApigwService(
             api=ApiProvider(stacks, cwd=str(ROOT)).api,
             lambda_runner=runner,
@@ -224,6 +282,7 @@ class LocalStack:
             stderr=None,
             gateway_responses=responses,
             authorizer_ttls=ttls,
+            preflights=preflights,
         )
         service.create()
         return service
@@ -242,16 +301,18 @@ class LocalStack:
         self.log.close()
 
 
-def local_invitation_link(external: bool) -> str:
+def local_invitation_link(external: bool, console_url: str) -> str:
     """INVITATION_LINK from the environment; with the stand-in it defaults to a local link, so every invitation
     made on `make local` is "e-mailed" (the stand-in's outbox, /__dev/outbox). INVITATION_LINK= turns it off."""
     configured = os.environ.get("INVITATION_LINK")
     if configured is not None or external:
         return configured or ""
-    return f"http://127.0.0.1:{os.environ.get('CONSOLE_PORT', '3001')}/invite/{{invitationId}}"
+    return f"{console_url}/invite/{{invitationId}}"
 
 
-def function_env(logto_url: str, api_resource: str, external: bool = False) -> dict[str, str]:
+def function_env(
+    logto_url: str, api_resource: str, allowed_origins: str, console_url: str, external: bool = False
+) -> dict[str, str]:
     env = {
         "LOGTO_ENDPOINT": logto_url,
         "LOGTO_ISSUER": os.environ.get("LOGTO_ISSUER", ""),
@@ -262,13 +323,33 @@ def function_env(logto_url: str, api_resource: str, external: bool = False) -> d
         "PERMISSION_OVERRIDES": os.environ.get("PERMISSION_OVERRIDES", ""),
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
         "LIVE_PERMISSIONS": os.environ.get("LIVE_PERMISSIONS", "writes"),
-        "INVITATION_LINK": local_invitation_link(external),
+        "INVITATION_LINK": local_invitation_link(external, console_url),
+        "ALLOWED_ORIGINS": allowed_origins,
     }
     return env
 
 
-def banner(url: str, logto_url: str, external: bool) -> str:
-    lines = [f"Logto organization API (local) listening on {url}", ""]
+def allowed_origins_for(console_url: str) -> str:
+    """ALLOWED_ORIGINS from the environment (validated as the functions will), else the console's origin."""
+    sys.path.insert(0, str(ROOT / "layers" / "common"))  # the same rule the functions apply at cold start
+    from orgapi.cors import parse_allowed_origins
+    from orgapi.errors import ConfigError
+
+    raw = os.environ.get("ALLOWED_ORIGINS")
+    value = console_url if raw is None else raw.strip()
+    try:
+        parse_allowed_origins(value)
+    except ConfigError as error:
+        raise StartupError(str(error)) from None
+    return value
+
+
+def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_origins: str) -> str:
+    lines = [
+        f"Logto organization API (local) listening on {url}",
+        f"Demo console: {console_url}   (CORS: ALLOWED_ORIGINS={allowed_origins or '(empty: off)'})",
+        "",
+    ]
     if external:
         lines += [f"Using your Logto at {logto_url}. Get tokens from your app; requests go to your tenant."]
     else:
@@ -296,6 +377,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--app-python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--logto-port", type=int, default=int(os.environ.get("LOGTO_PORT", "0")))
+    parser.add_argument(
+        "--console-port", type=int, default=int(os.environ.get("CONSOLE_PORT", "3001")), help="the demo console"
+    )
     parser.add_argument("--reauthorize-every", type=int, default=int(os.environ.get("REAUTHORIZE_EVERY", "300")))
     parser.add_argument("--workers", type=int, default=4, help="warm workers per function (Lambda concurrency)")
     parser.add_argument("--reset", action="store_true", help="start the Logto stand-in from its seed")
@@ -309,7 +393,19 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background with SIGINT ignored
     follow_parent()  # `make local` killed without a Ctrl-C to its process group: shut down all the same
     try:
+        if args.console_port in (args.port, args.logto_port):
+            raise StartupError(f"the console port {args.console_port} is also the API's or the stand-in's port")
         ensure_port_free(args.port)
+        ensure_port_free(args.console_port, "CONSOLE_PORT")
+        console_url = f"http://127.0.0.1:{args.console_port}"
+        allowed_origins = allowed_origins_for(console_url)
+        from werkzeug.serving import make_server
+
+        from local.console_server import create_console_app
+
+        # Bound before anything else picks a free port, so the stand-in can never land on the console's port.
+        console_app = create_console_app(f"http://127.0.0.1:{args.port}")
+        console = make_server("127.0.0.1", args.console_port, console_app, threaded=True)
         if not Path(args.app_python).exists():
             raise StartupError(f"{args.app_python} not found; run `make venv` first")
         external = bool(os.environ.get("LOGTO_ENDPOINT"))
@@ -324,16 +420,27 @@ def main() -> None:
             logto_url, app_id, app_secret = stack.start_logto(api_resource)
         aws_url = stack.start_moto()
         stack.seed_aws(aws_url, app_id, app_secret)
-        env = function_env(logto_url, api_resource, external)
+        env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
         service = stack.build_gateway(env, aws_url)
-        from werkzeug.serving import make_server
+        import threading
 
         server = make_server("127.0.0.1", args.port, service._app, threaded=True)
         url = f"http://127.0.0.1:{args.port}"
+        console_app.config["STAND_IN"] = None if external else logto_url
+        threading.Thread(target=console.serve_forever, daemon=True, name="console").start()
         (stack.data / "run.json").write_text(
-            json.dumps({"url": url, "logto": logto_url, "external": external, "apiResource": api_resource})
+            json.dumps(
+                {
+                    "url": url,
+                    "logto": logto_url,
+                    "external": external,
+                    "apiResource": api_resource,
+                    "console": console_url,
+                    "allowedOrigins": allowed_origins,
+                }
+            )
         )
-        print(banner(url, logto_url, external), flush=True)
+        print(banner(url, logto_url, external, console_url, allowed_origins), flush=True)
         server.serve_forever()
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -27,7 +27,8 @@ Extra, for local use only, under /__dev/:
   GET|POST /__dev/connector  {"email": false} simulates a tenant with no e-mail connector (501 connector.not_found)
   GET  /__dev/info       issuer, resources, users, organizations, applications
 
-Run: python -m local.logto.server --port 3001 [--data .local] [--reset]
+Run: python -m local.logto.server --port 3002 [--data .local] [--reset]   (3001 is the demo console's default port;
+`make local` gives the stand-in a free port unless LOGTO_PORT is set)
 """
 
 from __future__ import annotations
@@ -1064,7 +1065,7 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3001)
+    parser.add_argument("--port", type=int, default=3002)
     parser.add_argument("--data", type=Path, default=Path(".local"))
     parser.add_argument("--reset", action="store_true", help="forget all state (users, organizations, keys)")
     parser.add_argument("--management-resource", default="https://default.logto.app/api")

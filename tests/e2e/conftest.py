@@ -115,6 +115,8 @@ def stack(tmp_path_factory):
             "--reset",
             "--workers",
             "2",
+            "--console-port",
+            str(_free_port()),
         ],
         cwd=ROOT,
         env=env,
