@@ -1,0 +1,270 @@
+// The demo console: sign in, organizations, members, roles, invitations. Every call goes through api.js.
+import { ApiError, createApi, mintToken } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const state = { user: null, token: null, standIn: false, org: null, page: 1, roles: [] };
+let api;
+
+// A tiny element builder; text is always set as text (names and e-mails come from Logto, never as HTML).
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value);
+  }
+  el.append(...children.filter((c) => c !== null && c !== undefined));
+  return el;
+}
+
+function button(label, onclick, className) {
+  return h('button', { type: 'button', onclick: () => guarded(onclick), ...(className ? { class: className } : {}) }, label);
+}
+
+function logCall({ method, path, status, error }) {
+  const text = error
+    ? `${method} ${path} → ${error.status || 'refused'} ${error.code}: ${error.message}`
+    : `${method} ${path} → ${status}`;
+  $('log').prepend(h('li', { class: error ? 'error' : 'ok' }, text));
+}
+
+// Runs an action; an ApiError was logged already, anything else is shown too.
+async function guarded(action) {
+  try {
+    await action();
+  } catch (err) {
+    if (!(err instanceof ApiError)) logCall({ method: '', path: '', error: new ApiError(0, 'console', err.message) });
+  }
+}
+
+function orgPath(suffix = '') {
+  return `/organizations/${encodeURIComponent(state.org.id)}${suffix}`;
+}
+
+const globalCall = (method, path, options = {}) => api(method, path, { token: state.token, ...options });
+const orgCall = (method, suffix, options = {}) => api(method, orgPath(suffix), { token: state.org.token, ...options });
+
+// -- sign in -----------------------------------------------------------------------------------------------------------
+async function signIn(userId) {
+  const minted = await mintToken(userId, 'global_api');
+  state.user = userId;
+  state.token = minted.token;
+  $('signed-in').textContent = `signed in as ${userId} (global API token, scopes: ${minted.scope || 'none'})`;
+  await showWorkspace();
+}
+
+async function showWorkspace() {
+  $('workspace').hidden = false;
+  $('organization').hidden = true;
+  state.org = null;
+  await Promise.all([guarded(loadOrganizations), guarded(loadInbox)]);
+}
+
+async function loadOrganizations() {
+  const { data } = await globalCall('GET', '/organizations');
+  $('org-list').replaceChildren(
+    ...data.map((org) => h('li', {}, button(org.name, () => openOrganization(org.id)), ` ${org.id}`)),
+  );
+  if (!data.length) $('org-list').append(h('li', {}, 'none yet'));
+}
+
+async function createOrganization(name) {
+  const { data } = await globalCall('POST', '/organizations', {
+    body: { name },
+    headers: { 'Idempotency-Key': crypto.randomUUID() },
+  });
+  await loadOrganizations();
+  await openOrganization(data.id);
+}
+
+async function loadInbox() {
+  const { data } = await globalCall('GET', '/invitations');
+  $('invitation-inbox').replaceChildren(
+    ...data.map((inv) =>
+      h(
+        'li',
+        {},
+        `${inv.organizationName ?? inv.organization?.name ?? inv.organizationId} invites you `,
+        `(${(inv.organizationRoles ?? []).map((r) => r.name).join(', ') || 'no role'}) `,
+        button('Accept', () => answerInvitation(inv.id, 'accept')),
+        ' ',
+        button('Decline', () => answerInvitation(inv.id, 'decline'), 'danger'),
+      ),
+    ),
+  );
+  if (!data.length) $('invitation-inbox').append(h('li', {}, 'no pending invitations'));
+}
+
+async function answerInvitation(id, answer) {
+  await globalCall('POST', `/invitations/${encodeURIComponent(id)}/${answer}`);
+  await Promise.all([guarded(loadInbox), guarded(loadOrganizations)]);
+}
+
+// -- one organization --------------------------------------------------------------------------------------------------
+async function organizationToken(orgId) {
+  if (state.standIn) return mintToken(state.user, 'organization', orgId);
+  const token = window.prompt(`Organization token for ${orgId} (from getOrganizationToken in your app):`);
+  if (!token) throw new Error('no organization token');
+  return { token, scope: '(pasted)' };
+}
+
+async function openOrganization(orgId) {
+  const minted = await organizationToken(orgId);
+  state.org = { id: orgId, token: minted.token };
+  state.page = 1;
+  $('organization').hidden = false;
+  $('org-id').textContent = orgId;
+  $('org-scopes').textContent = minted.scope || 'none';
+  await guarded(loadOrganization);
+  await Promise.all([guarded(loadMe), guarded(loadRoles), guarded(loadMembers), guarded(loadInvitations)]);
+}
+
+async function loadOrganization() {
+  const { data } = await orgCall('GET', '');
+  $('org-title').textContent = data.name;
+  $('org-name').value = data.name;
+}
+
+async function loadMe() {
+  const { data } = await orgCall('GET', '/members/me');
+  const roles = (data.organizationRoles ?? []).map((r) => r.name).join(', ') || 'none';
+  $('me').textContent = `${data.userId}: roles ${roles}; permissions now: ${(data.permissions ?? []).join(' ') || 'none'}`;
+}
+
+async function loadRoles() {
+  const { data } = await orgCall('GET', '/roles');
+  state.roles = data;
+  $('roles').replaceChildren(
+    ...data.map((role) =>
+      h('li', {}, h('strong', {}, role.name), ` — ${role.description ?? ''} `, h('code', {}, permissionsOf(role).join(' ') || 'no permissions')),
+    ),
+  );
+  const options = () => data.map((role) => h('option', { value: role.name }, role.name));
+  $('invite-role').replaceChildren(...options());
+  $('add-role').replaceChildren(...options());
+}
+
+function permissionsOf(role) {
+  return (role.permissions ?? []).map((p) => (typeof p === 'string' ? p : p.name));
+}
+
+async function loadMembers() {
+  const size = Number($('page-size').value);
+  const { data, headers } = await orgCall('GET', `/members?page=${state.page}&page_size=${size}`);
+  const total = Number(headers.get('Total-Number') ?? data.length);
+  const pages = Math.max(1, Math.ceil(total / size));
+  $('page-info').textContent = `page ${state.page} of ${pages} (Total-Number: ${total})`;
+  $('prev').disabled = state.page <= 1;
+  $('next').disabled = state.page >= pages;
+  $('members').tBodies[0].replaceChildren(...data.map(memberRow));
+}
+
+function memberRow(member) {
+  const current = new Set((member.organizationRoles ?? []).map((r) => r.name));
+  const boxes = state.roles.map((role) =>
+    h('label', {}, h('input', { type: 'checkbox', value: role.name, ...(current.has(role.name) ? { checked: '' } : {}) }), role.name, ' '),
+  );
+  const roleCell = h('td', {}, ...boxes);
+  const save = () => {
+    const roleNames = [...roleCell.querySelectorAll('input:checked')].map((box) => box.value);
+    return changeRoles(member.id, roleNames);
+  };
+  return h(
+    'tr',
+    { 'data-user': member.id },
+    h('td', {}, member.name ?? member.username ?? member.id, h('br'), h('small', {}, member.id)),
+    h('td', {}, member.primaryEmail ?? ''),
+    roleCell,
+    h('td', {}, button('Save roles', save), ' ', button('Remove', () => removeMember(member.id), 'danger')),
+  );
+}
+
+async function changeRoles(userId, roleNames) {
+  await orgCall('PUT', `/members/${encodeURIComponent(userId)}/roles`, { body: { roleNames } });
+  await guarded(loadMembers);
+}
+
+async function removeMember(userId) {
+  await orgCall('DELETE', `/members/${encodeURIComponent(userId)}`);
+  await guarded(loadMembers);
+}
+
+async function loadInvitations() {
+  const { data } = await orgCall('GET', '/invitations');
+  $('org-invitations').replaceChildren(
+    ...data.map((inv) =>
+      h(
+        'li',
+        { 'data-invitee': inv.invitee },
+        `${inv.invitee} — ${inv.status}, expires ${new Date(inv.expiresAt).toLocaleDateString()} `,
+        inv.status === 'Pending' ? button('Resend e-mail', () => orgCall('POST', `/invitations/${inv.id}/message`)) : null,
+        ' ',
+        inv.status === 'Pending' ? button('Revoke', () => revokeInvitation(inv.id), 'danger') : null,
+      ),
+    ),
+  );
+  if (!data.length) $('org-invitations').append(h('li', {}, 'no invitations'));
+}
+
+async function revokeInvitation(id) {
+  await orgCall('DELETE', `/invitations/${encodeURIComponent(id)}`);
+  await guarded(loadInvitations);
+}
+
+// -- wiring ------------------------------------------------------------------------------------------------------------
+function onSubmit(id, action) {
+  $(id).addEventListener('submit', (event) => {
+    event.preventDefault();
+    guarded(action);
+  });
+}
+
+async function start() {
+  const config = await (await fetch('config.json')).json();
+  state.standIn = config.standIn;
+  $('api-url').textContent = config.api;
+  api = createApi(config.api, logCall);
+  if (state.standIn) {
+    const info = await (await fetch('/__dev/info')).json();
+    $('user').replaceChildren(...info.users.map((u) => h('option', { value: u.id }, `${u.id} <${u.email}>`)));
+  } else {
+    $('signin-form').hidden = true;
+  }
+  onSubmit('signin-form', () => signIn($('user').value));
+  onSubmit('paste-form', async () => {
+    state.user = null;
+    state.token = $('pasted-token').value.trim();
+    $('signed-in').textContent = 'using a pasted token';
+    await showWorkspace();
+  });
+  onSubmit('create-org-form', () => createOrganization($('new-org-name').value));
+  onSubmit('rename-form', async () => {
+    await orgCall('PATCH', '', { body: { name: $('org-name').value } });
+    await Promise.all([guarded(loadOrganization), guarded(loadOrganizations)]);
+  });
+  $('delete-org').addEventListener('click', () =>
+    guarded(async () => {
+      await orgCall('DELETE', '');
+      await showWorkspace();
+    }),
+  );
+  $('leave').addEventListener('click', () =>
+    guarded(async () => {
+      await orgCall('DELETE', '/members/me');
+      await showWorkspace();
+    }),
+  );
+  onSubmit('add-member-form', async () => {
+    await orgCall('POST', '/members', { body: { userIds: [$('add-user-id').value.trim()], roleNames: [$('add-role').value] } });
+    await guarded(loadMembers);
+  });
+  onSubmit('invite-form', async () => {
+    await orgCall('POST', '/invitations', { body: { invitee: $('invitee').value.trim(), roleNames: [$('invite-role').value] } });
+    await guarded(loadInvitations);
+  });
+  $('prev').addEventListener('click', () => { state.page -= 1; guarded(loadMembers); });
+  $('next').addEventListener('click', () => { state.page += 1; guarded(loadMembers); });
+  $('page-size').addEventListener('change', () => { state.page = 1; guarded(loadMembers); });
+  document.body.dataset.ready = 'true'; // the browser tests wait for this
+}
+
+start();
