@@ -94,13 +94,18 @@ def stack(tmp_path_factory):
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def require_chromium(path: Path, ci: bool) -> None:
+    if path.exists():
+        return
+    message = f"{path} is missing: `apt-get install -y chromium` (.ci/run does this on a fresh machine)"
+    if ci:
+        pytest.fail(message)  # CI must run them: a skip there would hide that nothing was tested
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does this on a fresh machine)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)  # CI must run them: a skip there would hide that nothing was tested
-        pytest.skip(message)
+    require_chromium(CHROMIUM, ci=os.environ.get("CI", "").lower() == "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
