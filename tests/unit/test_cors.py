@@ -8,7 +8,7 @@ import pytest
 from orgapi.config import load_settings
 from orgapi.cors import CorsPolicy, parse_allowed_origins, request_origin, with_cors
 from orgapi.errors import ConfigError
-from tests.unit.test_operations import aws, call, handlers, logto, org_context  # noqa: F401 - its fixtures
+from tests.unit.test_operations import call, org_context
 
 APP = "https://app.example.com"
 LOCAL = "http://127.0.0.1:3001"
@@ -88,9 +88,9 @@ def test_with_cors_merges_into_the_response_and_is_a_no_op_when_off():
 
 
 @pytest.fixture
-def cors_handlers(request, monkeypatch):
+def cors_handlers(handlers, monkeypatch):
     monkeypatch.setenv("ALLOWED_ORIGINS", f"{APP},{LOCAL}")
-    return request.getfixturevalue("handlers")
+    return handlers
 
 
 def test_operation_success_and_errors_carry_cors_for_an_allowed_origin(cors_handlers):
@@ -118,6 +118,6 @@ def test_health_answers_with_cors_too(cors_handlers):
     assert status == 200 and body == {"status": "ok"} and headers["Access-Control-Allow-Origin"] == APP
 
 
-def test_no_cors_headers_without_allowed_origins(request):
-    _, _, headers = call(request.getfixturevalue("handlers"), "list_members", headers={"Origin": APP})
+def test_no_cors_headers_without_allowed_origins(handlers):
+    _, _, headers = call(handlers, "list_members", headers={"Origin": APP})
     assert not any(name.startswith("Access-Control-") for name in headers) and "Vary" not in headers
