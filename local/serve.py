@@ -422,8 +422,6 @@ def main() -> None:
         stack.seed_aws(aws_url, app_id, app_secret)
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
         service = stack.build_gateway(env, aws_url)
-        import threading
-
         server = make_server("127.0.0.1", args.port, service._app, threaded=True)
         url = f"http://127.0.0.1:{args.port}"
         console_app.config["STAND_IN"] = None if external else logto_url
