@@ -25,7 +25,8 @@ def create_console_app(api_url: str) -> Flask:
     app.config["STAND_IN"] = None
 
     @app.get("/")
-    def index() -> Response:
+    @app.get("/invite/<invitation_id>")  # where `make local`'s INVITATION_LINK points
+    def index(invitation_id: str | None = None) -> Response:
         return send_from_directory(STATIC, "index.html")
 
     @app.get("/<path:name>")

@@ -36,6 +36,20 @@ async function guarded(action) {
   }
 }
 
+// Loads one section; if the call fails, the section says so instead of keeping what an earlier user saw.
+async function load(id, loader) {
+  try {
+    await loader();
+  } catch (err) {
+    const text = `${err.status || 'refused'} ${err.code}: ${err.message}`;
+    const el = $(id);
+    const line = el.tagName === 'TBODY' ? h('tr', {}, h('td', { colspan: '4' }, text)) : h(el.tagName === 'UL' ? 'li' : 'span', {}, text);
+    line.classList.add('error');
+    el.replaceChildren(line);
+    if (!(err instanceof ApiError)) logCall({ method: '', path: '', error: new ApiError(0, 'console', err.message) });
+  }
+}
+
 function orgPath(suffix = '') {
   return `/organizations/${encodeURIComponent(state.org.id)}${suffix}`;
 }
@@ -56,7 +70,7 @@ async function showWorkspace() {
   $('workspace').hidden = false;
   $('organization').hidden = true;
   state.org = null;
-  await Promise.all([guarded(loadOrganizations), guarded(loadInbox)]);
+  await Promise.all([load('org-list', loadOrganizations), load('invitation-inbox', loadInbox)]);
 }
 
 async function loadOrganizations() {
@@ -96,7 +110,7 @@ async function loadInbox() {
 
 async function answerInvitation(id, answer) {
   await globalCall('POST', `/invitations/${encodeURIComponent(id)}/${answer}`);
-  await Promise.all([guarded(loadInbox), guarded(loadOrganizations)]);
+  await Promise.all([load('invitation-inbox', loadInbox), load('org-list', loadOrganizations)]);
 }
 
 // -- one organization --------------------------------------------------------------------------------------------------
@@ -114,8 +128,9 @@ async function openOrganization(orgId) {
   $('organization').hidden = false;
   $('org-id').textContent = orgId;
   $('org-scopes').textContent = minted.scope || 'none';
-  await guarded(loadOrganization);
-  await Promise.all([guarded(loadMe), guarded(loadRoles), guarded(loadMembers), guarded(loadInvitations)]);
+  await load('org-title', loadOrganization);
+  await load('roles', loadRoles); // the member rows need the role names
+  await Promise.all([load('me', loadMe), load('members-body', loadMembers), load('org-invitations', loadInvitations)]);
 }
 
 async function loadOrganization() {
@@ -155,7 +170,7 @@ async function loadMembers() {
   $('page-info').textContent = `page ${state.page} of ${pages} (Total-Number: ${total})`;
   $('prev').disabled = state.page <= 1;
   $('next').disabled = state.page >= pages;
-  $('members').tBodies[0].replaceChildren(...data.map(memberRow));
+  $('members-body').replaceChildren(...data.map(memberRow));
 }
 
 function memberRow(member) {
@@ -180,12 +195,12 @@ function memberRow(member) {
 
 async function changeRoles(userId, roleNames) {
   await orgCall('PUT', `/members/${encodeURIComponent(userId)}/roles`, { body: { roleNames } });
-  await guarded(loadMembers);
+  await load('members-body', loadMembers);
 }
 
 async function removeMember(userId) {
   await orgCall('DELETE', `/members/${encodeURIComponent(userId)}`);
-  await guarded(loadMembers);
+  await load('members-body', loadMembers);
 }
 
 async function loadInvitations() {
@@ -207,7 +222,7 @@ async function loadInvitations() {
 
 async function revokeInvitation(id) {
   await orgCall('DELETE', `/invitations/${encodeURIComponent(id)}`);
-  await guarded(loadInvitations);
+  await load('org-invitations', loadInvitations);
 }
 
 // -- wiring ------------------------------------------------------------------------------------------------------------
@@ -219,7 +234,13 @@ function onSubmit(id, action) {
 }
 
 async function start() {
-  const config = await (await fetch('config.json')).json();
+  const config = await (await fetch('/config.json')).json();
+  const link = window.location.pathname.match(/^\/invite\/([0-9A-Za-z_-]+)$/);
+  if (link) {
+    // INVITATION_LINK on `make local` points here: the invitee signs in and finds it under "My invitations".
+    $('invite-link').hidden = false;
+    $('invite-link-id').textContent = link[1];
+  }
   state.standIn = config.standIn;
   $('api-url').textContent = config.api;
   api = createApi(config.api, logCall);
@@ -239,7 +260,7 @@ async function start() {
   onSubmit('create-org-form', () => createOrganization($('new-org-name').value));
   onSubmit('rename-form', async () => {
     await orgCall('PATCH', '', { body: { name: $('org-name').value } });
-    await Promise.all([guarded(loadOrganization), guarded(loadOrganizations)]);
+    await Promise.all([load('org-title', loadOrganization), load('org-list', loadOrganizations)]);
   });
   $('delete-org').addEventListener('click', () =>
     guarded(async () => {
@@ -255,15 +276,15 @@ async function start() {
   );
   onSubmit('add-member-form', async () => {
     await orgCall('POST', '/members', { body: { userIds: [$('add-user-id').value.trim()], roleNames: [$('add-role').value] } });
-    await guarded(loadMembers);
+    await load('members-body', loadMembers);
   });
   onSubmit('invite-form', async () => {
     await orgCall('POST', '/invitations', { body: { invitee: $('invitee').value.trim(), roleNames: [$('invite-role').value] } });
-    await guarded(loadInvitations);
+    await load('org-invitations', loadInvitations);
   });
-  $('prev').addEventListener('click', () => { state.page -= 1; guarded(loadMembers); });
-  $('next').addEventListener('click', () => { state.page += 1; guarded(loadMembers); });
-  $('page-size').addEventListener('change', () => { state.page = 1; guarded(loadMembers); });
+  $('prev').addEventListener('click', () => { state.page -= 1; load('members-body', loadMembers); });
+  $('next').addEventListener('click', () => { state.page += 1; load('members-body', loadMembers); });
+  $('page-size').addEventListener('change', () => { state.page = 1; load('members-body', loadMembers); });
   document.body.dataset.ready = 'true'; // the browser tests wait for this
 }
 
