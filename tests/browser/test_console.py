@@ -1,5 +1,5 @@
 """The demo console in a real browser, every call cross-origin: sign in, create an organization, invite, switch to the
-invitee and accept, members (paginated), roles, role change, removal, revocation; then the CORS rules on the wire."""
+invitee and accept, leave, decline; members (paginated), roles, role change, removal, revocation."""
 
 from __future__ import annotations
 
@@ -102,3 +102,14 @@ def test_console_story(stack, page: Page, output_dir):
     # a member without member:invite: the section shows the 403 instead of what alice saw there
     expect(page.locator("#org-invitations")).to_contain_text("403 forbidden")
     page.screenshot(path=str(output_dir / "console-invitee.png"), full_page=True)
+
+    # carol leaves (DELETE .../members/me); dave declines the seeded invitation to the demo organization
+    page.click("#leave")
+    expect(page.locator("#organization")).to_be_hidden()
+    expect(page.locator("#org-list")).not_to_contain_text("Browser Co")
+    sign_in(page, "dave")
+    seeded = page.locator("#invitation-inbox li", has_text="invites you")
+    expect(seeded).to_have_count(1)
+    seeded.get_by_role("button", name="Decline").click()
+    expect(page.locator("#invitation-inbox")).to_contain_text("no pending invitations")
+    expect(page.locator(ERRORS)).to_have_count(2)  # only the two refusals above: 409 last_creator, carol's 403
