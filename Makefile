@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools test unit e2e lint format validate build local token bench load openapi clean
+.PHONY: help venv tools test unit e2e lint format validate build local token bench load chaos openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: venv ## authorizer and operation benchmarks (printed figures)
 
 load: venv ## drive a running `make local` with concurrent requests (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/load.py --url http://127.0.0.1:$(PORT)
+
+chaos: venv tools ## mixed workload through a fresh local stack at a 10 % Logto fault rate; prints the invariants (all 0)
+	PYTHONPATH=layers/common:. $(PY) bench/chaos.py $(CHAOS_ARGS)
 
 openapi: venv ## regenerate docs/openapi.json from the route table and models
 	PYTHONPATH=layers/common $(PY) scripts/openapi.py

@@ -239,6 +239,7 @@ def bench_live_permissions(runs: int = 15) -> None:
             API_RESOURCE="https://api.example.com/org",
             M2M_SECRET_ID="m2m",
             IDEMPOTENCY_TABLE="state",
+            CLEANUP_TABLE="cleanups",
             AWS_ACCESS_KEY_ID="x",
             AWS_SECRET_ACCESS_KEY="x",
             AWS_DEFAULT_REGION="eu-west-1",
@@ -247,12 +248,13 @@ def bench_live_permissions(runs: int = 15) -> None:
         boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
             Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET})
         )
-        boto3.client("dynamodb", region_name="eu-west-1").create_table(
-            TableName="state",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
+        for table in ("state", "cleanups"):
+            boto3.client("dynamodb", region_name="eu-west-1").create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
         logto.fault(rate=1.0, kinds=["slow"], slowMs=delay, seed=1)
         counter = iter(range(10**6))
 

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 from flask import Response, request
@@ -133,6 +134,11 @@ class FaithfulApigwService(LocalApigwService):
                     return shaped
             return response
 
+        @self._app.post("/__local/cleanup")
+        def cleanup() -> Response:
+            """Run the scheduled clean-up function now (make local also runs it on a timer)."""
+            return Response(json.dumps(self.run_cleanups()), mimetype="application/json")
+
         @self._app.get("/__local/stats")
         def stats() -> Response:
             runtime = self.lambda_runner.local_runtime
@@ -146,6 +152,19 @@ class FaithfulApigwService(LocalApigwService):
                 ),
                 mimetype="application/json",
             )
+
+    def run_cleanups(self) -> Any:
+        """Invoke RunCleanupsFunction with a scheduled event, as EventBridge would."""
+        event = (Path(__file__).resolve().parent.parent / "events" / "run_cleanups.json").read_text()
+        with StringIO() as out:
+            self.lambda_runner.invoke(
+                "RunCleanupsFunction", event, stdout=StreamWriter(out, auto_flush=True), stderr=self.stderr
+            )
+            raw = out.getvalue()
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return {"error": raw[:200]}
 
     def _construct_error_handling(self) -> None:
         super()._construct_error_handling()

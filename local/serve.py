@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = "logto-org-api/local/m2m"
 IDEMPOTENCY_TABLE = "logto-org-api-local-idempotency"
+CLEANUP_TABLE = "logto-org-api-local-cleanups"
 DEFAULT_API_RESOURCE = "https://api.example.com/org"
 REGION = "eu-west-1"
 
@@ -193,12 +194,13 @@ class LocalStack:
             Name=SECRET_NAME, SecretString=json.dumps({"appId": app_id, "appSecret": app_secret})
         )
         dynamodb = boto3.client("dynamodb", **options)
-        dynamodb.create_table(
-            TableName=IDEMPOTENCY_TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
+        for table in (IDEMPOTENCY_TABLE, CLEANUP_TABLE):
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
         dynamodb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
@@ -301,6 +303,21 @@ class LocalStack:
         self.log.close()
 
 
+def start_cleanup_timer(service: Any, every: float) -> None:
+    """EventBridge's schedule for RunCleanupsFunction, locally: a daemon thread invoking it every `every` seconds."""
+    import threading
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                service.run_cleanups()
+            except Exception as exc:  # a failed run is logged by the function; the timer keeps going
+                print(f"clean-up run failed: {type(exc).__name__}", file=sys.stderr)
+
+    threading.Thread(target=loop, name="cleanup-timer", daemon=True).start()
+
+
 def local_invitation_link(external: bool, console_url: str) -> str:
     """INVITATION_LINK from the environment; with the stand-in it defaults to a local link, so every invitation
     made on `make local` is "e-mailed" (the stand-in's outbox, /__dev/outbox). INVITATION_LINK= turns it off."""
@@ -325,6 +342,7 @@ def function_env(
         "LIVE_PERMISSIONS": os.environ.get("LIVE_PERMISSIONS", "writes"),
         "INVITATION_LINK": local_invitation_link(external, console_url),
         "ALLOWED_ORIGINS": allowed_origins,
+        "CLEANUP_TABLE": CLEANUP_TABLE,
     }
     return env
 
@@ -385,6 +403,12 @@ def main() -> None:
     parser.add_argument("--reset", action="store_true", help="start the Logto stand-in from its seed")
     parser.add_argument("--verbose", action="store_true", help="function logs to the terminal")
     parser.add_argument("--data", default=str(ROOT / ".local"), help="state and logs folder")
+    parser.add_argument(
+        "--cleanup-every",
+        type=float,
+        default=float(os.environ.get("CLEANUP_EVERY", "60")),
+        help="seconds between runs of the scheduled clean-up function (0: only on POST /__local/cleanup)",
+    )
     args = parser.parse_args()
     args.app_python = os.path.abspath(args.app_python)  # workers run with the function folder as cwd
 
@@ -423,6 +447,8 @@ def main() -> None:
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
         service = stack.build_gateway(env, aws_url)
         server = make_server("127.0.0.1", args.port, service._app, threaded=True)
+        if args.cleanup_every > 0:
+            start_cleanup_timer(service, args.cleanup_every)
         url = f"http://127.0.0.1:{args.port}"
         console_app.config["STAND_IN"] = None if external else logto_url
         threading.Thread(target=console.serve_forever, daemon=True, name="console").start()

@@ -3,4 +3,4 @@
 from orgapi.api import build_handler
 from orgapi.operations.members import add_members
 
-lambda_handler = build_handler("add_members", add_members)
+lambda_handler = build_handler("add_members", add_members, needs_cleanups=True)

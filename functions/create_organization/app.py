@@ -3,4 +3,4 @@
 from orgapi.api import build_handler
 from orgapi.operations.organizations import create_organization
 
-lambda_handler = build_handler("create_organization", create_organization)
+lambda_handler = build_handler("create_organization", create_organization, needs_cleanups=True)

@@ -383,6 +383,19 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         )
         return _json(store.organization(org_or_404(org_id)), 201)
 
+    @app.get("/api/organizations")
+    def list_organizations() -> Response:
+        """Logto: packages/core/src/routes/organization/index.ts (koaPagination, `q` searched in `id` and `name`
+        with `ilike '%q%'` and no escaping: packages/core/src/database/utils.ts buildSearchSql)."""
+        require_m2m()
+        page = page_params(required=True)
+        sql, args = "SELECT * FROM organizations", []
+        if request.args.get("q"):
+            sql += " WHERE id LIKE ? OR name LIKE ?"
+            args += [f"%{request.args['q']}%"] * 2
+        rows = store.q(sql + " ORDER BY created_at DESC, id", *args)
+        return paginated([store.organization(r) for r in rows], page)
+
     @app.get("/api/organizations/<org_id>")
     def get_organization(org_id: str) -> Response:
         require_m2m()

@@ -128,9 +128,54 @@ def test_least_privilege():
         assert "AWSSecretsManagerGetSecretValuePolicy" in policies
         route = ROUTE_OF_FUNCTION.get(name)
         uses_table = route is not None and route.uses_table
-        assert ("dynamodb" in policies.lower()) == uses_table, name  # only what the route table says needs it
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
         assert ("IDEMPOTENCY_TABLE" in variables) == uses_table, name
+        tables = set(re.findall(r'"(?:TableName": \{"Ref|Resource": \{"Fn::GetAtt)": "(\w+?)(?:\.Arn)?"', policies))
+        cleanups = {
+            "CreateOrganizationFunction",
+            "AddMembersFunction",  # records members it could not remove again
+            "RunCleanupsFunction",
+        }
+        expected = ({"IdempotencyTable"} if uses_table else set()) | ({"CleanupTable"} if name in cleanups else set())
+        assert tables == expected, name  # only what the route table (and the clean-up design) says needs it
+        assert ("CLEANUP_TABLE" in variables) == (name in cleanups), name
+
+
+def test_pending_cleanups_are_run_on_a_schedule():
+    function = FUNCTIONS["RunCleanupsFunction"]["Properties"]
+    assert function["CodeUri"] == "functions/run_cleanups/"
+    (schedule,) = function["Events"].values()
+    assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"].startswith("rate(")
+    assert (ROOT / "functions" / "run_cleanups" / "app.py").is_file()
+    assert json.loads((ROOT / "events" / "run_cleanups.json").read_text())["detail-type"] == "Scheduled Event"
+
+
+def _alarms():
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _alarm_text(props) -> str:
+    return json.dumps(props)
+
+
+def test_alarms_an_operator_needs():
+    alarms = _alarms()
+    texts = {name: _alarm_text(props) for name, props in alarms.items()}
+    assert '"AuthorizerFunction"' in texts["AuthorizerErrorsAlarm"]
+    assert "CleanupsOverdue" in texts["PendingCleanupsAlarm"]
+    operations = [
+        (name, fn)
+        for name, fn in FUNCTIONS.items()
+        if name not in ("AuthorizerFunction", "HealthFunction", "RunCleanupsFunction")
+    ]
+    for name, function in operations:
+        service = function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        rate = [t for t in texts.values() if "ServerError" in t and f'"{name}"' in t and f'"{service}"' in t]
+        latency = [t for t in texts.values() if "LogtoLatency" in t and '"p99"' in t and f'"{service}"' in t]
+        assert len(rate) == 1 and len(latency) == 1, name
+    topic = {"Fn::If": ["NotifyAlarms", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    assert all(props["AlarmActions"] == topic for props in alarms.values())
+    assert TEMPLATE["Parameters"]["AlarmTopicArn"]["Default"] == ""
 
 
 def test_every_function_has_a_log_group_with_retention():

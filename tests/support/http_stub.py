@@ -11,15 +11,32 @@ from typing import Any
 
 
 class StubServer:
-    """Serves `routes[path] -> (status, body_dict, delay_seconds)`; counts requests per path."""
+    """Serves `routes[path] -> (status, body_dict, delay_seconds)`; counts requests per path.
+
+    `drips[path] = (byte_count, seconds_between_bytes)` sends headers at once, then the body one byte at a time."""
 
     def __init__(self, routes: dict[str, Callable[[], tuple[int, Any, float]]]):
         self.routes, self.hits = routes, {}
+        self.drips: dict[str, tuple[int, float]] = {}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 stub.hits[self.path] = stub.hits.get(self.path, 0) + 1
+                if self.path in stub.drips:
+                    count, pause = stub.drips[self.path]
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(count))
+                    self.end_headers()
+                    try:
+                        for _ in range(count):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(pause)
+                    except OSError:
+                        pass  # the client gave up
+                    return
                 route = stub.routes.get(self.path)
                 status, body, delay = route() if route else (404, {"code": "not_found"}, 0)
                 time.sleep(delay)

@@ -43,13 +43,14 @@ def aws(monkeypatch):
         sm = boto3.client("secretsmanager", region_name="eu-west-1")
         sm.create_secret(Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET}))
         ddb = boto3.client("dynamodb", region_name="eu-west-1")
-        ddb.create_table(
-            TableName="idem",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
-        yield SimpleNamespace(secrets=sm)
+        for table in ("idem", "cleanups"):
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+        yield SimpleNamespace(secrets=sm, dynamodb=ddb)
 
 
 @pytest.fixture
@@ -65,6 +66,8 @@ def handlers(logto, aws, monkeypatch):
     monkeypatch.setenv("M2M_SECRET_ID", "m2m")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "idem")
     monkeypatch.setenv("INVITATION_LINK", "https://app.example.com/invite/{invitationId}?via=mail")
+    monkeypatch.setenv("CLEANUP_TABLE", "cleanups")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     parameters.clear_caches()
     services.services.cache_clear()

@@ -121,3 +121,64 @@ def test_invitation_link_is_optional_and_filled_with_the_id():
 def test_invalid_invitation_link_fails_at_cold_start(link):
     with pytest.raises(ConfigError, match="INVITATION_LINK"):
         load_settings({"LOGTO_ENDPOINT": "https://x", "INVITATION_LINK": link})
+
+
+def test_every_setting_is_settable_and_none_is_dead():
+    """Finding 8: invitation_default_days/invitation_max_days were never used, and two JWKS settings could not be set."""
+    import dataclasses
+
+    from orgapi.config import Settings
+
+    names = {f.name for f in dataclasses.fields(Settings)}
+    assert not {"invitation_default_days", "invitation_max_days"} & names
+    s = load_settings(
+        {
+            "LOGTO_ENDPOINT": "https://x",
+            "JWKS_STALE_GRACE_SECONDS": "120",
+            "JWKS_TIMEOUT_SECONDS": "1.5",
+            "M2M_REJECTED_COOLDOWN_SECONDS": "10",
+            "IDEMPOTENCY_TABLE": "idem-table",
+            "CLEANUP_TABLE": "cleanup-table",
+        }
+    )
+    assert (s.jwks_stale_grace_seconds, s.jwks_timeout_seconds, s.m2m_rejected_cooldown_seconds) == (120, 1.5, 10)
+    assert (s.state_table, s.cleanup_table) == ("idem-table", "cleanup-table")
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("JWKS_TIMEOUT_SECONDS", "nan"),
+        ("JWKS_TIMEOUT_SECONDS", "30"),
+        ("JWKS_STALE_GRACE_SECONDS", "-1"),
+        ("M2M_REJECTED_COOLDOWN_SECONDS", "0"),
+        ("IDEMPOTENCY_TABLE", "a b"),
+        ("CLEANUP_TABLE", "x"),
+        ("M2M_SECRET_ID", "has space"),
+        ("API_RESOURCE", "https://api example"),
+    ],
+)
+def test_every_setting_is_validated_at_cold_start(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({"LOGTO_ENDPOINT": "https://x", variable: value})
+
+
+@pytest.mark.parametrize("missing", ["IDEMPOTENCY_TABLE", "CLEANUP_TABLE"])
+def test_create_function_fails_to_start_without_its_tables(missing, monkeypatch):
+    """Finding 8: IDEMPOTENCY_TABLE was first read per request (missing: 503 on every keyed create)."""
+    import importlib.util
+    from pathlib import Path
+
+    from orgapi import services
+
+    services.services.cache_clear()
+    env = {"LOGTO_ENDPOINT": "https://x", "M2M_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "idem", "CLEANUP_TABLE": "clean"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "create")  # in Lambda (unit tests load handlers without tables)
+    monkeypatch.delenv(missing)
+    path = Path(__file__).resolve().parents[2] / "functions" / "create_organization" / "app.py"
+    spec = importlib.util.spec_from_file_location("cold_create", path)
+    with pytest.raises(ConfigError, match=missing):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    services.services.cache_clear()

@@ -12,7 +12,8 @@ import pytest
 from orgapi.api import Request
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
-from orgapi.errors import Conflict, Forbidden, NotFound, Unprocessable, UpstreamTimeout
+from orgapi.errors import Conflict, Forbidden, NotFound
+from orgapi.logto_http import LogtoError, NoAnswer
 from orgapi.management import StatusChangeRefused
 from orgapi.operations import invitee
 from orgapi.routes import ROUTES_BY_NAME, TokenKind
@@ -52,7 +53,7 @@ class ScriptedLogto:
     def get_user(self, user_id, deadline):
         self.calls.append(("get_user", user_id))
         if user_id == "ghost":
-            raise NotFound()
+            raise LogtoError(404, "entity.not_exists_with_id")
         return {"id": user_id, "primaryEmail": self.email}
 
     def invitations_for(self, email, deadline):
@@ -64,13 +65,13 @@ class ScriptedLogto:
     def get_invitation(self, invitation_id, deadline):
         self.calls.append(("get_invitation", invitation_id))
         if invitation_id not in self.invitations:
-            raise NotFound()
+            raise LogtoError(404, "entity.not_exists_with_id")
         return dict(self.invitations[invitation_id])
 
     def get_organization(self, organization_id, deadline):
         self.calls.append(("get_organization", organization_id))
         if organization_id == "gone":
-            raise NotFound()
+            raise LogtoError(404, "entity.not_exists_with_id")
         return {"id": organization_id, "name": f"Org {organization_id}"}
 
     def accept_invitation(self, invitation_id, user_id, deadline):
@@ -194,7 +195,7 @@ def test_a_lost_answer_after_logto_accepted_is_a_success():
 
     def accept_then_lose_the_answer(inv, user_id):
         accepted_by("dave")(inv, user_id)
-        raise UpstreamTimeout()
+        raise NoAnswer("timeout", maybe_applied=True)
 
     logto.on_accept = accept_then_lose_the_answer
     result = invitee.accept_invitation(request("accept_invitation"), services(logto))
@@ -205,10 +206,10 @@ def test_a_lost_answer_when_nothing_changed_is_the_error():
     logto = ScriptedLogto([invitation()])
 
     def lose(inv, user_id):
-        raise UpstreamTimeout()
+        raise NoAnswer("timeout", maybe_applied=True)
 
     logto.on_accept = lose
-    with pytest.raises(UpstreamTimeout):
+    with pytest.raises(NoAnswer):  # the handler maps it to 504 (orgapi.upstream)
         invitee.accept_invitation(request("accept_invitation"), services(logto))
 
 
@@ -268,7 +269,7 @@ def test_decline_refused_because_accepted_meanwhile_is_409():
 
     def accepted_first(inv):
         inv.update(status="Accepted", acceptedUserId="dave")
-        raise Unprocessable()
+        raise LogtoError(422, "request.invalid_input")
 
     logto.on_revoke = accepted_first
     with pytest.raises(Conflict):

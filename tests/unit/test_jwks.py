@@ -154,3 +154,26 @@ def test_prefetch_loads_the_set_and_survives_an_outage():
     assert down.prefetch() is False  # not fatal at init
     flaky.fail = False
     assert down.key_for("k1")  # and the first request tries again at once
+
+
+@pytest.mark.parametrize("bits,usable", [(2040, False), (2047, False), (2048, True), (3072, True)])
+def test_rsa_size_is_the_modulus_bit_length(bits, usable):
+    """Finding 8: the size used to be estimated from the base64 length, so a 2040-bit modulus passed "≥ 2048"."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = SigningKey("k", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=bits))
+    skipped = []
+    keys = parse_jwks({"keys": [key.public_jwk()]}, lambda kid, reason: skipped.append(reason))
+    assert ("k" in keys) == usable and skipped == ([] if usable else ["unsupported_key"])
+
+
+def test_leading_zero_bytes_do_not_make_a_small_modulus_big():
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = SigningKey("k", "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    jwk = key.public_jwk()
+    n = base64.urlsafe_b64decode(jwk["n"] + "==")
+    jwk["n"] = base64.urlsafe_b64encode(b"\0" * 160 + n).rstrip(b"=").decode()
+    assert parse_jwks({"keys": [jwk]}) == {}

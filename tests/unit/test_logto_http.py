@@ -19,7 +19,8 @@ from orgapi.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from orgapi.logto_http import HttpSender, LogtoResponse, RetryPolicy, error_for, parse_retry_after
+from orgapi.logto_http import HttpSender, LogtoError, LogtoResponse, NoAnswer, RetryPolicy, parse_retry_after
+from orgapi.upstream import api_error
 from tests.support.http_stub import StubServer
 
 URL = "https://tenant.logto.app/api/organizations/o1"
@@ -75,7 +76,7 @@ def test_retry_after_beyond_the_budget_gives_up_at_once(sender, sleeps):
     responses.get(URL, status=429, headers={"Retry-After": "3600"})
     result = sender.send("GET", URL, deadline=Deadline.after(10))
     assert result.status == 429 and sleeps == [] and len(responses.calls) == 1
-    error = error_for(result)
+    error = api_error(LogtoError.of(result))
     assert isinstance(error, RateLimited) and error.retry_after == 3600
 
 
@@ -92,9 +93,11 @@ def test_post_is_not_retried_on_5xx_but_is_on_429(sender):
 
 def test_connection_refused_is_retried_even_for_post_then_503(sleeps):
     sender = HttpSender(sleep=sleeps.append, rand=lambda: 0.5)
-    with pytest.raises(ServiceUnavailable) as info:
+    with pytest.raises(NoAnswer) as info:
         sender.send("POST", "http://127.0.0.1:1/api/x", deadline=Deadline.after(10))
-    assert info.value.retry_after and len(sleeps) == 2
+    assert info.value.reason == "unreachable" and not info.value.maybe_applied and len(sleeps) == 2
+    error = api_error(info.value)
+    assert isinstance(error, ServiceUnavailable) and error.retry_after
 
 
 def test_slow_server_is_cut_at_the_deadline():
@@ -102,9 +105,10 @@ def test_slow_server_is_cut_at_the_deadline():
     try:
         sender = HttpSender(sleep=lambda s: None)
         started = time.monotonic()
-        with pytest.raises(UpstreamTimeout):
+        with pytest.raises(NoAnswer) as info:
             sender.send("GET", f"{server.url}/slow", deadline=Deadline.after(0.6))
         assert time.monotonic() - started < 1.5
+        assert info.value.maybe_applied and isinstance(api_error(info.value), UpstreamTimeout)
     finally:
         server.close()
 
@@ -115,9 +119,9 @@ def test_read_timeout_on_post_is_not_retried():
     calls = []
     try:
         sender = HttpSender(sleep=calls.append)
-        with pytest.raises((UpstreamTimeout, UpstreamError)):
+        with pytest.raises(NoAnswer) as info:
             sender.send("POST", f"{server.url}/slow", deadline=Deadline.after(0.5))
-        assert calls == []
+        assert calls == [] and info.value.reason == "timeout" and info.value.maybe_applied
     finally:
         server.close()
 
@@ -127,19 +131,21 @@ def test_redirects_are_not_followed(sender):
     responses.get(URL, status=302, headers={"Location": "https://evil.example/"})
     result = sender.send("GET", URL, deadline=Deadline.after(5))
     assert result.status == 302 and len(responses.calls) == 1
-    assert isinstance(error_for(result), UpstreamError)
+    assert isinstance(api_error(LogtoError.of(result)), UpstreamError)
 
 
 @responses.activate
 def test_oversized_response_is_refused(sender):
     responses.get(URL, body=b"x" * (5 * 1024 * 1024 + 10))
-    with pytest.raises(UpstreamError):
+    with pytest.raises(NoAnswer) as info:
         sender.send("GET", URL, deadline=Deadline.after(5))
+    assert info.value.reason == "oversized" and isinstance(api_error(info.value), UpstreamError)
 
 
 def test_exhausted_deadline_makes_no_call(sender):
-    with pytest.raises(UpstreamTimeout):
+    with pytest.raises(NoAnswer) as info:
         sender.send("GET", URL, deadline=Deadline.after(0))
+    assert info.value.reason == "no_time" and not info.value.maybe_applied
 
 
 @pytest.mark.parametrize(
@@ -164,7 +170,9 @@ def test_exhausted_deadline_makes_no_call(sender):
 )
 def test_error_mapping_never_passes_logto_text_on(status, code, expected, our_code):
     secret_text = "internal detail: tenant db host 10.0.0.5"
-    error = error_for(LogtoResponse(status, {}, {"code": code, "message": secret_text, "details": secret_text}))
+    error = api_error(
+        LogtoError.of(LogtoResponse(status, {}, {"code": code, "message": secret_text, "details": secret_text}))
+    )
     assert isinstance(error, expected) and error.code == our_code
     assert secret_text not in error.message
 
@@ -174,3 +182,46 @@ def test_retry_after_parsing():
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert parse_retry_after(email.utils.formatdate(time.time() + 30, usegmt=True)) > 25
+
+
+def test_a_dripping_body_is_cut_at_the_deadline():
+    """Finding 6: headers arrive at once, then one byte per 0.1 s: the body read must not outlive the budget."""
+    server = StubServer({})
+    server.drips["/drip"] = (40, 0.1)  # 4 s of body
+    try:
+        sender = HttpSender(sleep=lambda s: None)
+        started = time.monotonic()
+        with pytest.raises(NoAnswer) as info:
+            sender.send("GET", f"{server.url}/drip", deadline=Deadline.after(0.8))
+        assert time.monotonic() - started < 1.3
+        assert info.value.reason == "slow_body" and isinstance(api_error(info.value), UpstreamTimeout)
+    finally:
+        server.close()
+
+
+@responses.activate
+def test_unicode_digit_retry_after_is_ignored_not_a_crash(sender, sleeps):
+    """Finding 8: "²".isdigit() is True but float("²") raises: that was a 500."""
+    assert parse_retry_after("²") is None and parse_retry_after("٣") is None
+    responses.get(URL, status=429, headers={"Retry-After": "²"})
+    responses.get(URL, json={"id": "o1"})
+    assert sender.send("GET", URL, deadline=Deadline.after(10)).status == 200
+    assert sleeps == [0.05]  # own backoff instead of the unusable header
+
+
+@responses.activate
+def test_retry_after_a_lost_answer_is_flagged(sender):
+    responses.delete(URL, status=500)
+    responses.delete(URL, status=404, json={"code": "entity.not_found"})
+    result = sender.send("DELETE", URL, deadline=Deadline.after(10))
+    assert result.status == 404 and result.after_lost_answer
+    responses.reset()
+    responses.delete(URL, status=404, json={"code": "entity.not_found"})
+    assert not sender.send("DELETE", URL, deadline=Deadline.after(10)).after_lost_answer
+
+
+def test_logto_error_keeps_status_and_code_only():
+    error = LogtoError.of(LogtoResponse(422, {"Retry-After": "3"}, {"code": "x.y", "message": "secret detail"}))
+    assert (error.status, error.code, error.retry_after) == (422, "x.y", 3.0)
+    assert "secret detail" not in str(error) and not error.maybe_applied
+    assert LogtoError(500, "").maybe_applied and LogtoError(404, "", after_lost_answer=True).maybe_applied

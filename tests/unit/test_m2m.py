@@ -12,11 +12,12 @@ import responses
 
 from orgapi.config import load_settings
 from orgapi.deadline import Deadline
-from orgapi.errors import UpstreamError
-from orgapi.logto_http import HttpSender
+from orgapi.errors import ServiceUnavailable, UpstreamError
+from orgapi.logto_http import HttpSender, LogtoError
 from orgapi.m2m import EXPIRY_SKEW_SECONDS, M2MTokenProvider
 from orgapi.management import ManagementApi
 from orgapi.secrets import M2MCredentials
+from orgapi.upstream import api_error
 
 SETTINGS = load_settings({"LOGTO_ENDPOINT": "https://tenant.logto.app", "M2M_SECRET_ID": "s"})
 TOKEN_URL = "https://tenant.logto.app/oidc/token"
@@ -95,13 +96,48 @@ def test_rejected_secret_is_re_read_once():
 
 
 @responses.activate
-def test_rejected_twice_is_a_clean_502():
+def test_rejected_twice_is_a_clean_503_with_retry_after():
     responses.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
     responses.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
     p, _ = provider()
-    with pytest.raises(UpstreamError) as info:
+    with pytest.raises(ServiceUnavailable) as info:
         p.token(Deadline.after(5))
     assert info.value.code == "logto_auth_failed" and len(responses.calls) == 2
+    assert info.value.retry_after == SETTINGS.m2m_rejected_cooldown_seconds
+
+
+@responses.activate
+def test_rejected_credentials_are_not_hammered():
+    """Finding 5: 5 requests with a secret Logto keeps refusing made 5 forced secret reads and 10 token requests.
+    Now: one forced re-read and two token requests per cooldown, then 503 + Retry-After without calling anyone."""
+    responses.post(TOKEN_URL, status=401, json={"error": "invalid_client", "code": "oidc.invalid_client"})
+    clock = Clock()
+    p, loads = provider(clock)
+    retry_afters = []
+    for _ in range(5):
+        with pytest.raises(ServiceUnavailable) as info:
+            p.token(Deadline.after(5))
+        retry_afters.append(info.value.retry_after)
+        clock.now += 1
+    assert loads.count(True) == 1 and len(responses.calls) == 2
+    assert retry_afters == [30, 29, 28, 27, 26]
+    clock.now += 30  # cooldown over: one more round (a fixed secret is picked up), then quiet again
+    with pytest.raises(ServiceUnavailable):
+        p.token(Deadline.after(5))
+    assert loads.count(True) == 2 and len(responses.calls) == 4
+
+
+@responses.activate
+def test_a_fixed_secret_is_used_after_the_cooldown():
+    responses.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
+    responses.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
+    responses.post(TOKEN_URL, json=token_response("ok"))
+    clock = Clock()
+    p, _ = provider(clock, secrets=[M2MCredentials("app", "old"), M2MCredentials("app", "new")])
+    with pytest.raises(ServiceUnavailable):
+        p.token(Deadline.after(5))
+    clock.now += 31
+    assert p.token(Deadline.after(5)) == "ok"
 
 
 @responses.activate
@@ -145,8 +181,9 @@ def test_management_401_twice_gives_up():
     responses.get(API_URL, status=401)
     p, _ = provider()
     api = ManagementApi(SETTINGS, HttpSender(sleep=lambda s: None), p)
-    with pytest.raises(UpstreamError):
+    with pytest.raises(LogtoError) as info:
         api.get_organization("o1", Deadline.after(5))
+    assert info.value.status == 401 and isinstance(api_error(info.value), UpstreamError)
     assert len([c for c in responses.calls if c.request.url == API_URL]) == 2
 
 
@@ -203,6 +240,6 @@ def test_role_assignment_uses_the_bulk_route_and_falls_back_per_user():
     assert [c.request.url for c in responses.calls] == [f"{base}/roles", f"{base}/u1/roles", f"{base}/u2/roles"]
     responses.reset()
     responses.post(f"{base}/roles", status=422, json={"code": "entity.relation_foreign_key_not_found"})
-    with pytest.raises(Exception) as info:
+    with pytest.raises(LogtoError) as info:
         api.assign_roles("o1", ["ghost"], ["r1"], Deadline.after(5))
-    assert info.value.code == "unknown_reference"
+    assert api_error(info.value).code == "unknown_reference"

@@ -26,10 +26,12 @@ from enum import StrEnum
 
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
-from orgapi.errors import Forbidden, NotFound
+from orgapi.errors import Forbidden
+from orgapi.logto_http import LogtoError
 from orgapi.management import ManagementApi
 from orgapi.roles import OrganizationRole, RoleCatalog, RoleDirectory
 from orgapi.routes import Route, TokenKind
+from orgapi.upstream import api_error
 
 # The live reads are independent Logto calls: made side by side, they cost one round trip instead of three.
 # (A failed call's ApiError is re-raised by .result() in the request's thread.)
@@ -119,7 +121,9 @@ class AccessResolver:
             if caller.is_user:
                 return self._api.member_role_ids(organization_id, caller.subject, deadline)
             return self._api.application_role_ids(organization_id, caller.subject, deadline)
-        except NotFound:
+        except LogtoError as error:
+            if api_error(error).status != 404:
+                raise
             # Removed since the token was issued (Logto: 422 organization.require_membership).
             raise Forbidden("You are no longer a member of this organization", code="not_a_member") from None
 
@@ -127,7 +131,9 @@ class AccessResolver:
         """Permissions for API_RESOURCE from the user's global roles (never from organization roles)."""
         try:
             role_ids = self._api.user_role_ids(user_id, deadline)
-        except NotFound:
+        except LogtoError as error:
+            if error.status != 404:
+                raise
             return frozenset()  # not a Logto user: no global roles
         # One call per global role, one after the other: this already runs on the pool (no nested waits on it).
         return frozenset(

@@ -20,10 +20,12 @@ from orgapi.cors import with_cors
 from orgapi.deadline import Deadline
 from orgapi.errors import ApiError, BadRequest, ConfigError, Forbidden, NotFound, Unauthorized
 from orgapi.jsonbody import parse_object
+from orgapi.logto_http import LogtoError, NoAnswer
 from orgapi.management import PLAIN_ID
 from orgapi.observability import logger, metrics
 from orgapi.routes import ROUTES_BY_NAME, Route, required_permission
 from orgapi.services import Services, services
+from orgapi.upstream import api_error
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -200,13 +202,17 @@ def _audit(route: Route, event: dict[str, Any], requests: list[Request], status:
     )
 
 
-def build_handler(route_name: str, operation: Operation) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def build_handler(
+    route_name: str, operation: Operation, *, needs_cleanups: bool = False
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler of one operation. One function serves one route, so no resolver is needed: API Gateway
     routed the request already (and a resolver costs ~75 ms of cold start)."""
     route = ROUTES_BY_NAME[route_name]
     shared = services()  # configuration is validated here, at cold start
     if route.uses_table and not shared.settings.state_table and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise ConfigError("IDEMPOTENCY_TABLE is not set")  # fail the cold start, not every request
+    if needs_cleanups and shared.cleanups is None:
+        raise ConfigError("CLEANUP_TABLE is not set")  # where this function records compensations it cannot finish
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
@@ -215,7 +221,10 @@ def build_handler(route_name: str, operation: Operation) -> Callable[[dict[str, 
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         audit: list[Request] = []
         try:
-            response = _serve(route, operation, shared, event, context, audit)
+            try:
+                response = _serve(route, operation, shared, event, context, audit)
+            except (LogtoError, NoAnswer) as failure:  # what the operation left to the one mapping
+                raise api_error(failure) from None
         except ApiError as error:
             metrics.add_metric(name="ClientError" if error.status < 500 else "ServerError", unit="Count", value=1)
             logger.info("request_failed", extra={"status": error.status, "code": error.code})

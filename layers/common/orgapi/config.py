@@ -21,6 +21,9 @@ _CLOUD_HOST = re.compile(r"^([a-z0-9]+)\.logto\.app$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _PERMISSION_NAME = re.compile(r"^[^\s]{1,128}$")
 INVITATION_PLACEHOLDER = "{invitationId}"
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")  # DynamoDB's rule for table names
+_SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")  # a secret name or ARN
+_RESOURCE = re.compile(r"^\S{1,256}$")
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,18 @@ class Settings:
     jwks_stale_grace_seconds: int = 3600
     jwks_timeout_seconds: float = 3.0
     m2m_secret_max_age_seconds: int = 300
+    # After Logto refused the M2M credentials (cached and freshly read secret alike), answer 503 this long without
+    # reading the secret or calling Logto again.
+    m2m_rejected_cooldown_seconds: int = 30
     role_cache_seconds: int = 60
     # When operations re-derive the caller's permissions from Logto: writes | all | off (access.py).
     live_permissions: str = "writes"
     # The stack's DynamoDB table (idempotency records, per-organization leases); only some functions need it.
     state_table: str = ""
-    invitation_default_days: int = 7
-    invitation_max_days: int = 30
     # INVITATION_LINK: URL template with {invitationId}; None means invitations are not e-mailed.
     invitation_link: str | None = None
+    # Pending clean-ups (compensations to finish later, orgapi.cleanup): create_organization, add_members, run_cleanups.
+    cleanup_table: str = ""
 
     @property
     def jwks_url(self) -> str:
@@ -99,6 +105,26 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = _get(env, name) or choices[0]
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigError(f"{name} must be between {low} and {high}, got {raw}")
+    return value
+
+
+def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
+    value = _get(env, name)
+    if value and not pattern.match(value):
+        raise ConfigError(f"{name} must be {what}")
     return value
 
 
@@ -161,18 +187,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
     return Settings(
         logto_endpoint=endpoint,
         issuer=issuer,
-        management_api_resource=_get(env, "LOGTO_MANAGEMENT_API_RESOURCE") or default_management_api_resource(endpoint),
-        api_resource=_get(env, "API_RESOURCE"),
-        m2m_secret_id=_get(env, "M2M_SECRET_ID"),
+        management_api_resource=_matching(
+            env, "LOGTO_MANAGEMENT_API_RESOURCE", _RESOURCE, "a resource indicator without spaces"
+        )
+        or default_management_api_resource(endpoint),
+        api_resource=_matching(env, "API_RESOURCE", _RESOURCE, "a resource indicator without spaces"),
+        m2m_secret_id=_matching(env, "M2M_SECRET_ID", _SECRET_ID, "a Secrets Manager secret name or ARN"),
         creator_role=creator_role,
         permission_overrides=_overrides(env),
         cors=parse_allowed_origins(_get(env, "ALLOWED_ORIGINS")),
         clock_skew_seconds=_int(env, "TOKEN_CLOCK_SKEW_SECONDS", 60, 0, 60),
         jwks_max_age_seconds=_int(env, "JWKS_MAX_AGE_SECONDS", 300, 30, 86400),
         jwks_refresh_cooldown_seconds=_int(env, "JWKS_REFRESH_COOLDOWN_SECONDS", 30, 1, 3600),
+        jwks_stale_grace_seconds=_int(env, "JWKS_STALE_GRACE_SECONDS", 3600, 0, 86400),
+        jwks_timeout_seconds=_float(env, "JWKS_TIMEOUT_SECONDS", 3.0, 0.5, 4.0),  # the authorizer runs 5 s at most
         m2m_secret_max_age_seconds=_int(env, "M2M_SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
+        m2m_rejected_cooldown_seconds=_int(env, "M2M_REJECTED_COOLDOWN_SECONDS", 30, 1, 3600),
         role_cache_seconds=_int(env, "ROLE_CACHE_SECONDS", 60, 0, 3600),
         live_permissions=_choice(env, "LIVE_PERMISSIONS", ("writes", "all", "off")),
-        state_table=_get(env, "IDEMPOTENCY_TABLE"),
+        state_table=_matching(env, "IDEMPOTENCY_TABLE", _TABLE_NAME, "a DynamoDB table name"),
+        cleanup_table=_matching(env, "CLEANUP_TABLE", _TABLE_NAME, "a DynamoDB table name"),
         invitation_link=_invitation_link(env),
     )

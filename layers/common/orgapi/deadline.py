@@ -25,3 +25,9 @@ class Deadline:
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
+
+    def keeping(self, seconds: float) -> Deadline:
+        """An earlier deadline for a forward step that leaves `seconds` for what must follow it (finding out what a
+        lost answer did, or undoing a half-done change), but at most a third of what is left: a short budget still
+        lets the step itself run."""
+        return Deadline(self.at - min(seconds, self.remaining() / 3))

@@ -8,6 +8,8 @@ Rules (see README "Key set caching"):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
@@ -23,7 +25,7 @@ from jose.backends.base import Key
 EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 ALLOWED_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "RS256"})
 MAX_JWKS_BYTES = 256 * 1024
-MIN_RSA_MODULUS_BYTES = 256  # 2048 bits
+MIN_RSA_MODULUS_BITS = 2048
 
 
 class JwksUnavailable(Exception):
@@ -37,8 +39,16 @@ class VerificationKey:
     key: Key
 
 
-def _b64len(value: Any) -> int:
-    return len(value) * 3 // 4 if isinstance(value, str) else 0
+def _rsa_modulus_bits(value: Any) -> int:
+    """The modulus' real size: its decoded big-endian integer's bit length (the base64 length can only estimate it,
+    and leading zero bytes or a 2040-bit modulus would pass an estimate)."""
+    if not isinstance(value, str) or len(value) > 4096:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()
 
 
 def _algorithm_for(entry: Mapping[str, Any]) -> str | None:
@@ -48,7 +58,7 @@ def _algorithm_for(entry: Mapping[str, Any]) -> str | None:
     if kty == "EC":
         expected = EC_ALGORITHM_BY_CURVE.get(entry.get("crv", ""))
     elif kty == "RSA":
-        expected = "RS256" if _b64len(entry.get("n")) >= MIN_RSA_MODULUS_BYTES - 2 else None
+        expected = "RS256" if _rsa_modulus_bits(entry.get("n")) >= MIN_RSA_MODULUS_BITS else None
     else:
         expected = None
     if expected is None or declared not in (None, expected):

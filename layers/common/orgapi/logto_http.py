@@ -1,32 +1,30 @@
-"""HTTP to Logto: timeouts inside the time budget, bounded retries with backoff and jitter, Retry-After honoured,
-no redirects, and Logto errors mapped to our own (Logto's bodies are read for their `code`, never passed on)."""
+"""HTTP to Logto: timeouts inside the time budget (the body included), bounded retries with backoff and jitter,
+Retry-After honoured, no redirects.
+
+This layer only reports what happened: an answer (`LogtoResponse`, any status), or `NoAnswer` when none arrived in
+time. `LogtoError` is a non-2xx answer reduced to its status and Logto's `code` (never its message or body). Deciding
+what an answer means for a change is the caller's job; mapping what is left to our API errors happens in one place,
+`orgapi.upstream.api_error`.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import requests
+import urllib3
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from orgapi.deadline import Deadline
-from orgapi.errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    NotFound,
-    RateLimited,
-    ServiceUnavailable,
-    Unprocessable,
-    UpstreamError,
-    UpstreamTimeout,
-)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset(
@@ -34,6 +32,49 @@ IDEMPOTENT_METHODS = frozenset(
 )  # our PATCH sets fields: repeating it is harmless
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 8.0
+_ASCII_DIGITS = re.compile(r"^[0-9]{1,10}$")  # str.isdigit() accepts "²" and "٣", which float() refuses
+
+NoAnswerReason = Literal["unreachable", "timeout", "connection_lost", "slow_body", "oversized", "no_time"]
+
+
+class NoAnswer(Exception):
+    """No usable answer arrived. `maybe_applied`: the request (or an earlier attempt of it) may have been carried out
+    by Logto all the same (it was sent and its answer was lost); False only when nothing reached Logto."""
+
+    def __init__(self, reason: NoAnswerReason, *, maybe_applied: bool):
+        super().__init__(reason)
+        self.reason, self._maybe_applied = reason, maybe_applied
+        self.looked_up = False  # set by orgapi.changes.settled once Logto was read and showed no such change
+
+    @property
+    def maybe_applied(self) -> bool:
+        return self._maybe_applied and not self.looked_up
+
+
+class LogtoError(Exception):
+    """Logto answered with a non-2xx status. Only the status, Logto's `code` and Retry-After are kept.
+
+    `maybe_applied`: this call may have changed Logto anyway: a 5xx (an answer lost behind a proxy looks like one), or
+    an earlier attempt of the same call whose answer was lost (then this status describes the state *after* it)."""
+
+    def __init__(self, status: int, code: str, *, retry_after: float | None = None, after_lost_answer: bool = False):
+        super().__init__(f"{status} {code}")
+        self.status, self.code, self.retry_after = status, code, retry_after
+        self.after_lost_answer = after_lost_answer
+        self.looked_up = False  # set by orgapi.changes.settled once Logto was read and showed no such change
+
+    @property
+    def maybe_applied(self) -> bool:
+        return (self.after_lost_answer or self.status >= 500) and not self.looked_up
+
+    @classmethod
+    def of(cls, response: LogtoResponse) -> LogtoError:
+        return cls(
+            response.status,
+            logto_code(response.body),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            after_lost_answer=response.after_lost_answer,
+        )
 
 
 @dataclass(frozen=True)
@@ -52,21 +93,29 @@ class LogtoResponse:
     status: int
     headers: Mapping[str, str]
     body: Any
+    # An earlier attempt of this call was sent and its answer lost (5xx, timeout, reset): it may have been carried
+    # out, so this answer may describe the state our own earlier attempt left (e.g. a DELETE now answering 404).
+    after_lost_answer: bool = False
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
 
+def logto_code(body: Any) -> str:
+    code = body.get("code") if isinstance(body, dict) else None
+    return code[:100] if isinstance(code, str) else ""
+
+
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _ASCII_DIGITS.match(value):
         return float(value)
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return max(0.0, parsed.timestamp() - now())
 
@@ -79,12 +128,28 @@ def _nothing_was_sent(exc: requests.ConnectionError) -> bool:
     return isinstance(getattr(reason, "reason", None), NewConnectionError) or isinstance(reason, NewConnectionError)
 
 
-def _read_body(response: requests.Response) -> Any:
+def _read_body(response: requests.Response, deadline: Deadline) -> Any:
+    """Read the body within the deadline: each read waits at most the remaining budget (a body dripping in byte by
+    byte would otherwise keep the Lambda busy until it is killed), and the size is capped."""
+    raw_response = response.raw
     chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
+    while True:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise NoAnswer("slow_body", maybe_applied=True)
+        sock = getattr(getattr(raw_response, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(min(READ_TIMEOUT, remaining))
+        try:
+            chunk = raw_response.read1(64 * 1024)
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            slow = isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError))
+            raise NoAnswer("slow_body" if slow else "connection_lost", maybe_applied=True) from None
+        if not chunk:
+            break
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
-            raise UpstreamError("The identity provider sent an oversized response", code="logto_bad_response")
+            raise NoAnswer("oversized", maybe_applied=True)
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw:
@@ -114,13 +179,17 @@ class HttpSender:
     def send(
         self, method: str, url: str, *, deadline: Deadline, retry_unsafe: bool = False, **kwargs: Any
     ) -> LogtoResponse:
+        """The last answer (any status), or NoAnswer. A POST is repeated only when nothing reached Logto, on 429
+        (Logto's rate limit turns a request away before it runs) or with `retry_unsafe` (the caller says a repeat
+        is harmless)."""
         safe = method in IDEMPOTENT_METHODS or retry_unsafe
         attempts = self.policy.max_attempts
+        lost = False  # an earlier attempt was sent and its answer lost: it may have been carried out
         for attempt in range(attempts):
             last = attempt == attempts - 1
             remaining = deadline.remaining()
             if remaining <= 0.05:
-                raise UpstreamTimeout()
+                raise NoAnswer("no_time", maybe_applied=lost)
             try:
                 response = self.session.request(
                     method,
@@ -130,31 +199,36 @@ class HttpSender:
                     stream=True,
                     **kwargs,
                 )
-                try:
-                    # Header names stay case-insensitive: "retry-after" and "Retry-After" are the same header.
-                    result = LogtoResponse(
-                        response.status_code, CaseInsensitiveDict(response.headers), _read_body(response)
-                    )
-                finally:
-                    response.close()
             except requests.ConnectionError as exc:
-                if not (safe or _nothing_was_sent(exc)):
-                    # A POST that may have reached Logto is not repeated blindly (it could create twice).
-                    raise UpstreamError() from None
-                error: ApiError = ServiceUnavailable(
-                    "The identity provider is unreachable", code="logto_unreachable", retry_after=2
-                )
+                if _nothing_was_sent(exc):
+                    reason: NoAnswerReason = "unreachable"
+                else:
+                    reason, lost = "connection_lost", True
+                    if not safe:
+                        raise NoAnswer(reason, maybe_applied=True) from None
                 if last or not self._pause(self.policy.backoff(attempt, self._rand), deadline, "connection"):
-                    raise error from None
+                    raise NoAnswer(reason, maybe_applied=lost) from None
                 continue
             except requests.Timeout:
+                lost = True
                 if last or not safe or not self._pause(self.policy.backoff(attempt, self._rand), deadline, "timeout"):
-                    raise UpstreamTimeout() from None
+                    raise NoAnswer("timeout", maybe_applied=True) from None
                 continue
+            try:
+                # Header names stay case-insensitive: "retry-after" and "Retry-After" are the same header.
+                result = LogtoResponse(
+                    response.status_code,
+                    CaseInsensitiveDict(response.headers),
+                    _read_body(response, deadline),
+                    after_lost_answer=lost,
+                )
+            finally:
+                response.close()
             if result.status in RETRYABLE_STATUSES and (safe or result.status == 429) and not last:
                 retry_after = parse_retry_after(result.headers.get("Retry-After"))
                 delay = retry_after if retry_after is not None else self.policy.backoff(attempt, self._rand)
                 if self._pause(delay, deadline, str(result.status)):
+                    lost = lost or result.status >= 500
                     continue
             return result
         raise AssertionError("unreachable")  # pragma: no cover
@@ -167,42 +241,3 @@ class HttpSender:
             self._on_retry(reason)
         self._sleep(delay)
         return True
-
-
-def _logto_code(body: Any) -> str:
-    code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else ""
-
-
-def error_for(response: LogtoResponse) -> ApiError:
-    """Map a failed Logto response to our error. Logto's message and details are deliberately not used."""
-    status, code = response.status, _logto_code(response.body)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    retry = int(retry_after + 0.999) if retry_after is not None else None
-    if status == 400:
-        return BadRequest("The identity provider rejected the request as invalid", code="invalid_request")
-    if status == 403 and "limit_exceeded" in code:
-        return Unprocessable("An identity provider quota or limit was reached", code="limit_exceeded")
-    if status in (401, 403):
-        return UpstreamError("The service is not authorized at the identity provider", code="logto_auth_failed")
-    if status == 404:
-        return NotFound()
-    if status in (409, 422):
-        if code == "entity.unique_integrity_violation":
-            return Conflict("It already exists", code="already_exists")
-        if code == "entity.relation_foreign_key_not_found":
-            return Unprocessable("A referenced user, role or organization does not exist", code="unknown_reference")
-        if code == "organization.require_membership":
-            return NotFound("The user is not a member of this organization", code="member_not_found")
-        if code == "organization.role_names_not_found":
-            return Unprocessable("A role name does not exist", code="unknown_role")
-        return Unprocessable("The identity provider refused the change", code="rejected")
-    if status == 429:
-        return RateLimited(retry_after=retry or 1)
-    if status == 503:
-        return ServiceUnavailable(
-            "The identity provider is unavailable", code="logto_unavailable", retry_after=retry or 5
-        )
-    if status == 504:
-        return UpstreamTimeout()
-    return UpstreamError()

@@ -1,7 +1,7 @@
 """Logto Management API client: one method per call the operations make (paths and bodies as in notes/logto.md §4).
 
 Every call carries the cached M2M token; a 401 drops it and retries once with a fresh one (nothing ran on a 401).
-Failed calls raise the mapped ApiError.
+A non-2xx answer raises LogtoError (status + Logto's code), a lost one NoAnswer; the operations read them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import quote
 from orgapi.config import Settings
 from orgapi.deadline import Deadline
 from orgapi.errors import ApiError, BadRequest
-from orgapi.logto_http import HttpSender, LogtoResponse, error_for
+from orgapi.logto_http import HttpSender, LogtoError, LogtoResponse, logto_code
 from orgapi.m2m import M2MTokenProvider
 from orgapi.observability import logger, metrics
 
@@ -61,7 +61,7 @@ class ManagementApi:
     ) -> LogtoResponse:
         response = self._send(method, path, deadline, json, params, retry_unsafe)
         if not response.ok:
-            raise error_for(response)
+            raise LogtoError.of(response)
         return response
 
     def _send(self, method, path, deadline, json, params, retry_unsafe) -> LogtoResponse:
@@ -85,7 +85,7 @@ class ManagementApi:
             if not response.ok:
                 logger.info(
                     "logto_call_failed",
-                    extra={"method": method, "status": response.status, "logto_code": _code(response.body)},
+                    extra={"method": method, "status": response.status, "logto_code": logto_code(response.body)},
                 )
             return response
         raise AssertionError("unreachable")  # pragma: no cover
@@ -101,7 +101,18 @@ class ManagementApi:
         return self.call("PATCH", f"/organizations/{_seg(organization_id)}", deadline, json=body).body
 
     def delete_organization(self, organization_id: str, deadline: Deadline) -> None:
-        self.call("DELETE", f"/organizations/{_seg(organization_id)}", deadline)
+        """DELETE is repeated after a lost answer (deleting twice deletes once). A 404 on a repeat is read as our
+        own earlier attempt having deleted it: success. A 404 on the first attempt stays a 404."""
+        try:
+            self.call("DELETE", f"/organizations/{_seg(organization_id)}", deadline)
+        except LogtoError as error:
+            if not (error.status == 404 and error.after_lost_answer):
+                raise
+
+    def search_organizations(self, keyword: str, deadline: Deadline, *, page: int) -> list[dict[str, Any]]:
+        """Organizations whose id or name contains `keyword` (Logto: `ilike '%keyword%'`), 100 per page."""
+        params = {"q": keyword, "page": page, "page_size": 100}
+        return self.call("GET", "/organizations", deadline, params=params).body or []
 
     def get_user(self, user_id: str, deadline: Deadline) -> dict[str, Any]:
         return self.call("GET", f"/users/{_seg(user_id)}", deadline).body
@@ -119,7 +130,8 @@ class ManagementApi:
         return response.body or [], int(total) if total and total.isdigit() else None
 
     def add_members(self, organization_id: str, user_ids: list[str], deadline: Deadline) -> None:
-        # Adding existing members is a no-op in Logto, so a retried POST does no harm.
+        # Adding existing members is a no-op in Logto ("on conflict do nothing"), so a repeated POST does no harm and
+        # its second answer (201) is as good as the first.
         self.call(
             "POST",
             f"/organizations/{_seg(organization_id)}/users",
@@ -129,7 +141,24 @@ class ManagementApi:
         )
 
     def remove_member(self, organization_id: str, user_id: str, deadline: Deadline) -> None:
-        self.call("DELETE", f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}", deadline)
+        """DELETE is repeated after a lost answer (removing twice removes once). A 404 (`entity.not_found`, "not a
+        member") on a repeat is read as our own earlier attempt having removed them: success."""
+        try:
+            self.call("DELETE", f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}", deadline)
+        except LogtoError as error:
+            if not (error.status == 404 and error.after_lost_answer):
+                raise
+
+    def membership(self, organization_id: str, user_id: str, deadline: Deadline) -> set[str] | None:
+        """The user's organization role ids, or None when they are not a member (422 require_membership)."""
+        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
+        try:
+            roles = self.call("GET", path, deadline).body or []
+        except LogtoError as error:
+            if error.status == 422 and error.code == "organization.require_membership":
+                return None
+            raise
+        return {str(r["id"]) for r in roles if isinstance(r, dict) and "id" in r}
 
     def assign_roles(self, organization_id: str, user_ids: list[str], role_ids: list[str], deadline: Deadline) -> None:
         """Give users roles (existing assignments are kept; repeating the call is harmless, so it may be retried)."""
@@ -143,9 +172,10 @@ class ManagementApi:
                 self.call("POST", path, deadline, json={"organizationRoleIds": role_ids}, retry_unsafe=True)
             return
         if not response.ok:
-            raise error_for(response)
+            raise LogtoError.of(response)
 
     def replace_member_roles(self, organization_id: str, user_id: str, role_ids: list[str], deadline: Deadline) -> None:
+        # A PUT sets the whole role list: repeating it after a lost answer leaves the same state, answered 204 again.
         path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
         self.call("PUT", path, deadline, json={"organizationRoleIds": role_ids})
 
@@ -224,10 +254,10 @@ class ManagementApi:
         repeated only where nothing was sent (429, refused connection), never after an answer was lost."""
         path = f"/organization-invitations/{_seg(invitation_id)}/message"
         response = self._send("POST", path, deadline, payload, None, False)
-        if response.status == 501 and _code(response.body) == "connector.not_found":
+        if response.status == 501 and logto_code(response.body) == "connector.not_found":
             raise EmailConnectorMissing()
         if not response.ok:
-            raise error_for(response)
+            raise LogtoError.of(response)
 
     def create_invitation(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
         return self.call("POST", "/organization-invitations", deadline, json=body).body
@@ -236,31 +266,29 @@ class ManagementApi:
         return self.call("GET", f"/organization-invitations/{_seg(invitation_id)}", deadline).body
 
     def _status_change(self, response: LogtoResponse) -> dict[str, Any]:
-        if response.status == 422 and _code(response.body) == "request.invalid_input":
+        if response.status == 422 and logto_code(response.body) == "request.invalid_input":
             # Logto 1.42 answers this one code for an ending status, another user's e-mail and a missing
             # acceptedUserId alike (libraries/organization-invitation.ts, updateStatus): the caller tells them apart.
             raise StatusChangeRefused()
         if not response.ok:
-            raise error_for(response)
+            raise LogtoError.of(response)
         return response.body if isinstance(response.body, dict) else {}
 
     def revoke_invitation(self, invitation_id: str, deadline: Deadline) -> dict[str, Any] | None:
-        """The revoked invitation as Logto answers it (None where the fallback deleted it)."""
+        """The revoked invitation as Logto answers it (None where the fallback deleted it). A PUT sets a state, so the
+        sender repeats it after a lost answer; the repeat then meets an invitation in an ending state (422
+        request.invalid_input): the caller reads the invitation again to tell (LogtoError.after_lost_answer says a
+        repeat happened)."""
         path = f"/organization-invitations/{_seg(invitation_id)}"
         response = self._send("PUT", f"{path}/status", deadline, {"status": "Revoked"}, None, False)
-        if response.status in (404, 405):
+        if response.status in (404, 405) and not response.after_lost_answer:
             # No status route (an implementation without it): there, revoking means deleting. On Logto a 404 here
             # means the invitation is gone, and the DELETE answers 404 as well.
             response = self._send("DELETE", path, deadline, None, None, False)
         if not response.ok:
-            raise error_for(response)
+            raise LogtoError.of(response)
         return response.body if isinstance(response.body, dict) else None
 
 
 def _ids(body: Any) -> list[str]:
     return [r["id"] for r in body or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
-
-
-def _code(body: Any) -> str:
-    code = body.get("code") if isinstance(body, dict) else None
-    return code[:100] if isinstance(code, str) else ""

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from orgapi.views import CREATION_MARKER
+
 # Logto ids are [0-9a-z]{12}; allow a little more, never path separators or wildcards.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 RoleName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -30,6 +32,8 @@ class Body(BaseModel):
 def _bounded_custom_data(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is not None and len(json.dumps(value, separators=(",", ":"))) > MAX_CUSTOM_DATA_BYTES:
         raise ValueError(f"customData must serialize to at most {MAX_CUSTOM_DATA_BYTES} bytes")
+    if value is not None and CREATION_MARKER in value:
+        raise ValueError(f"customData.{CREATION_MARKER} is reserved")  # it tells the clean-up run which is which
     return value
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from orgapi.access import AccessResolver, LiveMode
+from orgapi.cleanup import CleanupStore
 from orgapi.config import Settings, load_settings
 from orgapi.errors import ConfigError
 from orgapi.lease import LeaseStore
@@ -30,6 +31,7 @@ class Services:
     tokens: M2MTokenProvider
     access: AccessResolver
     lease_store: LeaseStore | None
+    cleanups: CleanupStore | None = None  # where compensations that could not finish are recorded (CLEANUP_TABLE)
 
     def leases(self) -> LeaseStore:
         if self.lease_store is None:  # build_handler checks this at cold start for the routes that need it
@@ -60,4 +62,5 @@ def services() -> Services:
     roles = RoleDirectory(logto, settings.api_resource, settings.role_cache_seconds)
     access = AccessResolver(logto, roles, settings.api_resource, LiveMode(settings.live_permissions))
     leases = LeaseStore(settings.state_table) if settings.state_table else None
-    return Services(settings, logto, roles, tokens, access, leases)
+    cleanups = CleanupStore(settings.cleanup_table) if settings.cleanup_table else None
+    return Services(settings, logto, roles, tokens, access, leases, cleanups)

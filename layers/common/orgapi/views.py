@@ -18,8 +18,15 @@ def _role_refs(raw: Any) -> list[dict[str, Any]]:
     return [{"id": r.get("id"), "name": r.get("name")} for r in raw or [] if isinstance(r, dict)]
 
 
+# customData key where orgapi.creation marks an organization with its creation id: ours, not the client's.
+CREATION_MARKER = "orgApiCreationId"
+
+
 def organization(raw: Any) -> dict[str, Any]:
-    return _pick(raw, ORGANIZATION_FIELDS)
+    picked = _pick(raw, ORGANIZATION_FIELDS)
+    if isinstance(picked["customData"], dict) and CREATION_MARKER in picked["customData"]:
+        picked["customData"] = {k: v for k, v in picked["customData"].items() if k != CREATION_MARKER}
+    return picked
 
 
 def organization_with_roles(raw: Any) -> dict[str, Any]:

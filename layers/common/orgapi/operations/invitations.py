@@ -6,14 +6,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orgapi import views
+from orgapi import changes, views
 from orgapi.api import Request, Result
 from orgapi.config import invitation_link_for
 from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, Conflict, NotFound, Unprocessable, UpstreamTimeout
+from orgapi.errors import ApiError, Conflict, NotFound, Unprocessable
+from orgapi.logto_http import LogtoError, NoAnswer
 from orgapi.observability import logger
 from orgapi.operations.members import fresh_catalog
 from orgapi.services import Services
+from orgapi.upstream import api_error
 
 DAY_MS = 86_400_000
 ENDING_STATUSES = ("Accepted", "Revoked", "Expired")  # Logto's endingStatuses (libraries/organization-invitation.ts)
@@ -67,7 +69,7 @@ def create_invitation(request: Request, services: Services) -> Result:
     }
     if request.caller.is_user:
         payload["inviterId"] = request.caller.subject
-    invitation = services.logto.create_invitation(payload, request.deadline)
+    invitation = changes.create_invitation(services.logto, payload, request.deadline)
     request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
     result = views.invitation(invitation)
     template = services.settings.invitation_link
@@ -85,10 +87,13 @@ def _email_once(services: Services, template: str, invitation_id: Any, deadline:
         services.logto.send_invitation_message(
             invitation_id, {"link": invitation_link_for(template, invitation_id)}, deadline
         )
-    except ApiError as error:
+    except (ApiError, LogtoError, NoAnswer) as failure:
+        error = failure if isinstance(failure, ApiError) else api_error(failure)
         logger.warning("invitation_email_failed", extra={"invitation_id": invitation_id, "code": error.code})
-        # A timed-out call may have been sent all the same: null says "unknown" rather than claim it was not.
-        return {"sent": None if isinstance(error, UpstreamTimeout) else False, "code": error.code}
+        # A call whose answer was lost may have been sent all the same: null says "unknown" rather than claim it was
+        # not (a POST is never repeated, so the e-mail went out at most once).
+        unknown = isinstance(failure, (LogtoError, NoAnswer)) and failure.maybe_applied
+        return {"sent": None if unknown else False, "code": error.code}
     return {"sent": True}
 
 
@@ -97,7 +102,9 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
     not_found = NotFound("No such invitation in this organization", code="invitation_not_found")
     try:
         invitation = services.logto.get_invitation(invitation_id, request.deadline)
-    except NotFound:
+    except LogtoError as error:
+        if error.status != 404:
+            raise
         raise not_found from None
     if not isinstance(invitation, dict) or invitation.get("organizationId") != organization_id:
         raise not_found  # another organization's invitation looks exactly like a missing one
@@ -105,12 +112,35 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
 
 
 def revoke_invitation(request: Request, services: Services) -> Result:
-    _this_organizations_invitation(request, services)
+    invitation = _this_organizations_invitation(request, services)
+    if invitation.get("status") != "Pending":
+        raise _not_pending()  # revoked, accepted or expired before this request
     try:
+        # A PUT sets a state: the sender repeats it after a lost answer. Its second answer is then Logto's "status
+        # cannot be changed anymore" (422 request.invalid_input, libraries/organization-invitation.ts updateStatus),
+        # which is read by looking at the invitation again; any other refusal (a quota, say) keeps its meaning.
         services.logto.revoke_invitation(request.path["invitationId"], request.deadline)
-    except Unprocessable:
-        raise Conflict("The invitation is no longer pending", code="invitation_not_pending") from None
+    except (LogtoError, NoAnswer) as failure:
+        ending = isinstance(failure, LogtoError) and failure.status == 422 and failure.code == "request.invalid_input"
+        ours = failure.maybe_applied  # an attempt of ours was carried out, its answer lost
+        if not (ending or ours):
+            raise
+        try:
+            now = _this_organizations_invitation(request, services)
+        except ApiError:
+            if isinstance(failure, LogtoError) and failure.after_lost_answer:
+                return Result(204)  # gone (the DELETE fallback removed it): our own earlier attempt did that
+            raise failure from None
+        if now.get("status") == "Revoked" and ours:
+            return Result(204)  # it was pending when we started: our attempt whose answer was lost revoked it
+        if ending:
+            raise _not_pending() from None
+        raise
     return Result(204)
+
+
+def _not_pending() -> Conflict:
+    return Conflict("The invitation is no longer pending", code="invitation_not_pending")
 
 
 def send_invitation_message(request: Request, services: Services) -> Result:

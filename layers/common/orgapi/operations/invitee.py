@@ -12,22 +12,16 @@ from typing import Any
 
 from orgapi import views
 from orgapi.api import Request, Result
-from orgapi.errors import (
-    ApiError,
-    Forbidden,
-    NotFound,
-    ServiceUnavailable,
-    Unprocessable,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from orgapi.errors import Forbidden, NotFound
+from orgapi.logto_http import LogtoError, NoAnswer
 from orgapi.management import StatusChangeRefused
 from orgapi.observability import logger
 from orgapi.operations.invitations import ensure_pending, now_ms
 from orgapi.services import Services
 
-# A lost answer (timeout, reset, 5xx): Logto may or may not have made the change, so it is read back before answering.
-LOST_ANSWER = (UpstreamError, UpstreamTimeout, ServiceUnavailable)
+
+def _missing(error: LogtoError) -> bool:
+    return error.status == 404
 
 
 def _not_found() -> NotFound:
@@ -39,7 +33,9 @@ def _primary_email(request: Request, services: Services) -> str | None:
         raise Forbidden("Invitations belong to users; a machine token has none", code="user_token_required")
     try:
         user = services.logto.get_user(request.caller.subject, request.deadline)
-    except NotFound:
+    except LogtoError as error:
+        if not _missing(error):
+            raise
         return None  # a deleted user: nothing is addressed to them any more
     email = user.get("primaryEmail") if isinstance(user, dict) else None
     return email if isinstance(email, str) and email else None
@@ -73,7 +69,9 @@ def list_own_invitations(request: Request, services: Services) -> Result:
             continue
         try:
             names[organization_id] = services.logto.get_organization(organization_id, request.deadline).get("name")
-        except NotFound:
+        except LogtoError as error:
+            if not _missing(error):
+                raise
             continue  # deleted meanwhile (its invitations go with it)
     return Result(
         200,
@@ -89,7 +87,9 @@ def _own_pending_invitation(request: Request, services: Services) -> dict[str, A
     email = _primary_email(request, services)
     try:
         invitation = services.logto.get_invitation(request.path["invitationId"], request.deadline)
-    except NotFound:
+    except LogtoError as error:
+        if not _missing(error):
+            raise
         raise _not_found() from None
     if email is None or not _addressed_to(invitation, email):
         raise _not_found()
@@ -98,13 +98,17 @@ def _own_pending_invitation(request: Request, services: Services) -> dict[str, A
     return invitation
 
 
-def _settled(request: Request, services: Services, status: str, error: ApiError | None) -> dict[str, Any]:
+def _settled(request: Request, services: Services, status: str, error: LogtoError | NoAnswer | None) -> dict[str, Any]:
     """After a refused or lost status change, read the invitation back and answer what happened in Logto."""
     try:
         invitation = services.logto.get_invitation(request.path["invitationId"], request.deadline)
-    except NotFound:
-        raise _not_found() from None
-    except ApiError:
+    except LogtoError as failure:
+        if _missing(failure):
+            raise _not_found() from None
+        if error is not None:
+            raise error from None
+        raise
+    except NoAnswer:
         if error is not None:
             raise error from None
         raise
@@ -126,7 +130,9 @@ def accept_invitation(request: Request, services: Services) -> Result:
         invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
     except StatusChangeRefused:
         invitation = _settled(request, services, "Accepted", None)
-    except LOST_ANSWER as error:
+    except (LogtoError, NoAnswer) as error:
+        if not error.maybe_applied:  # refused, or never sent: nothing happened
+            raise
         invitation = _settled(request, services, "Accepted", error)
     return Result(200, views.invitation(invitation))
 
@@ -135,8 +141,10 @@ def decline_invitation(request: Request, services: Services) -> Result:
     invitation = _own_pending_invitation(request, services)
     try:
         declined = services.logto.revoke_invitation(request.path["invitationId"], request.deadline)
-    except Unprocessable:  # an ending status after all (Logto: 422 request.invalid_input)
-        declined = _settled(request, services, "Revoked", None)
-    except LOST_ANSWER as error:
-        declined = _settled(request, services, "Revoked", error)
+    except (LogtoError, NoAnswer) as error:
+        ending = isinstance(error, LogtoError) and error.status == 422 and error.code == "request.invalid_input"
+        if not (ending or error.maybe_applied):
+            raise
+        # an ending status after all (Logto: 422 request.invalid_input), or a lost answer: read it back
+        declined = _settled(request, services, "Revoked", None if ending and not error.maybe_applied else error)
     return Result(200, views.invitation(declined or {**invitation, "status": "Revoked"}))

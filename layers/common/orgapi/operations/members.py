@@ -4,12 +4,16 @@ member holding CREATOR_ROLE (orphan guard)."""
 
 from __future__ import annotations
 
-from orgapi import views
+from orgapi import changes, views
 from orgapi.api import Request, Result
+from orgapi.cleanup import STRANDED_MEMBER
 from orgapi.errors import NotFound
+from orgapi.logto_http import LogtoError
+from orgapi.observability import logger
 from orgapi.orphan_guard import guarded_change
 from orgapi.roles import RoleCatalog
 from orgapi.services import Services
+from orgapi.upstream import api_error
 
 
 def list_members(request: Request, services: Services) -> Result:
@@ -33,9 +37,18 @@ def add_members(request: Request, services: Services) -> Result:
     roles = fresh_catalog(request, services).resolve(body.roleNames)
     request.audit_targets["roleNames"] = [r.name for r in roles]
     request.access.ensure_can_grant(roles)
-    services.logto.add_members(organization_id, body.userIds, request.deadline)
-    if roles:
-        services.logto.assign_roles(organization_id, body.userIds, [r.id for r in roles], request.deadline)
+    role_ids = [r.id for r in roles]
+
+    def stranded(user_ids: list[str]) -> None:  # added, role grant failed, removal failed too: the clean-up run
+        for user_id in user_ids:
+            data = {"organization_id": organization_id, "user_id": user_id, "role_ids": role_ids}
+            try:
+                services.cleanups.begin(STRANDED_MEMBER, f"{organization_id}#{user_id}", data, 0)  # type: ignore[union-attr]
+            except Exception as exc:  # the request fails anyway; the log line names what is left
+                logger.error("stranded_member_not_recorded", extra={"user_id": user_id, "error": type(exc).__name__})
+
+    # All or nothing: members whose role grant fails are removed again (orgapi.changes.add_members).
+    changes.add_members(services.logto, organization_id, body.userIds, role_ids, request.deadline, stranded)
     return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
 
 
@@ -44,7 +57,7 @@ def remove_member(request: Request, services: Services) -> Result:
     catalog = fresh_catalog(request, services)
     request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
     with guarded_change(services, organization_id, user_id, catalog, request.deadline):
-        services.logto.remove_member(organization_id, user_id, request.deadline)  # 404 when not a member
+        changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
     return Result(204)
 
 
@@ -60,10 +73,10 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
     role_ids = [r.id for r in roles]
     if services.settings.creator_role in {r.name for r in roles}:
-        services.logto.replace_member_roles(organization_id, user_id, role_ids, request.deadline)
+        changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
     else:
         with guarded_change(services, organization_id, user_id, catalog, request.deadline):
-            services.logto.replace_member_roles(organization_id, user_id, role_ids, request.deadline)
+            changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
 
 
@@ -75,6 +88,8 @@ def fresh_catalog(request: Request, services: Services) -> RoleCatalog:
 def _current_roles(services: Services, request: Request, catalog: RoleCatalog, user_id: str):
     try:
         role_ids = services.logto.member_role_ids(request.path["organizationId"], user_id, request.deadline)
-    except NotFound:
+    except LogtoError as error:
+        if api_error(error).status != 404:  # Logto: 422 organization.require_membership
+            raise
         raise NotFound("The user is not a member of this organization", code="member_not_found") from None
     return catalog.by_id(role_ids)

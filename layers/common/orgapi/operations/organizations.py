@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from orgapi import views
+from orgapi import changes, creation, views
 from orgapi.api import Request, Result
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
@@ -16,11 +15,11 @@ from orgapi.errors import (
     BadRequest,
     Conflict,
     Forbidden,
-    NotFound,
     ServiceUnavailable,
     Unprocessable,
     UpstreamError,
 )
+from orgapi.logto_http import LogtoError, NoAnswer
 from orgapi.observability import logger
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ def create_organization(request: Request, services: Services) -> Result:
         )
     key = request.header("Idempotency-Key")
     if key is None:
-        created = _create(services, request.caller, body, request.deadline)
+        created = _create(services, request.caller, body, request.deadline, None)
     elif not IDEMPOTENCY_KEY.match(key):
         raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters", code="invalid_idempotency_key")
     else:
@@ -50,39 +49,34 @@ def create_organization(request: Request, services: Services) -> Result:
     return Result(201, created)
 
 
-def _create(services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline) -> dict[str, Any]:
-    """Create the organization, make the caller a member holding CREATOR_ROLE; on any failure delete it again."""
+def _create(
+    services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline, key: str | None
+) -> dict[str, Any]:
+    """Create the organization with the caller as CREATOR_ROLE member, or nothing (orgapi.creation)."""
     creator_role = services.roles.cached(deadline).named(services.settings.creator_role)
     if creator_role is None:
         logger.error("creator_role_missing", extra={"role": services.settings.creator_role})
         raise UpstreamError("The creator role is not configured in the identity provider", code="creator_role_missing")
-    organization = services.logto.create_organization(body.model_dump(exclude_none=True), deadline)
-    organization_id = organization["id"]
-    try:
-        services.logto.add_members(organization_id, [caller.subject], deadline)
-        services.logto.assign_roles(organization_id, [caller.subject], [creator_role.id], deadline)
-    except Exception:
-        _compensate(services, organization_id)
-        raise
-    logger.info("organization_created", extra={"created_organization_id": organization_id})
+    if services.cleanups is None:
+        raise ServiceUnavailable("Clean-up storage is not configured", code="cleanup_unavailable", retry_after=30)
+    organization = creation.create(
+        services.logto,
+        services.cleanups,
+        creator=caller.subject,
+        creator_role_id=creator_role.id,
+        body=body.model_dump(exclude_none=True),
+        cid=creation.creation_id(caller.subject, key),
+        deadline=deadline,
+    )
+    logger.info("organization_created", extra={"created_organization_id": organization["id"]})
     return {
         **views.organization(organization),
         "organizationRoles": [{"id": creator_role.id, "name": creator_role.name}],
     }
 
 
-def _compensate(services: Services, organization_id: str) -> None:
-    """No orphans: an organization whose creator could not be made its admin is deleted again."""
-    try:
-        services.logto.delete_organization(organization_id, Deadline.after(5.0))
-        logger.warning("organization_create_compensated", extra={"created_organization_id": organization_id})
-    except Exception:
-        # Needs a human: the organization exists without its creator. The id is enough to find and delete it.
-        logger.exception("organization_compensation_failed", extra={"created_organization_id": organization_id})
-
-
 @cache
-def _idempotency() -> tuple[Any, Any]:
+def _idempotency(table_name: str) -> tuple[Any, Any]:
     # Imported lazily: idempotency pulls in boto3/DynamoDB, which only this one operation needs.
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -96,13 +90,13 @@ def _idempotency() -> tuple[Any, Any]:
         raise_on_no_idempotency_key=True,
         expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
     )
-    store = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+    store = DynamoDBPersistenceLayer(table_name=table_name)
 
     @idempotent_function(data_keyword_argument="request", config=config, persistence_store=store)
     def create(
         request: dict[str, Any], services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline
     ):
-        return _create(services, caller, body, deadline)
+        return _create(services, caller, body, deadline, request["key"])
 
     return config, create
 
@@ -113,14 +107,14 @@ def _create_once(request: Request, services: Services, body: CreateOrganization,
         IdempotencyValidationError,
     )
 
-    config, create = _idempotency()
+    config, create = _idempotency(services.settings.state_table)
     if request.lambda_context is not None:
         config.register_lambda_context(request.lambda_context)  # a timed-out attempt must not block the key
     payload = {"caller": request.caller.subject, "key": key, "body": body.model_dump(mode="json")}
     try:
         return create(request=payload, services=services, caller=request.caller, body=body, deadline=request.deadline)
-    except ApiError:
-        raise
+    except (ApiError, LogtoError, NoAnswer):
+        raise  # the attempt failed: Powertools dropped the key's record, so a retry runs again (and resumes it)
     except IdempotencyValidationError:
         raise Unprocessable(
             "This Idempotency-Key was used with a different request", code="idempotency_key_reused"
@@ -139,7 +133,9 @@ def _create_once(request: Request, services: Services, body: CreateOrganization,
 def list_organizations(request: Request, services: Services) -> Result:
     try:
         organizations = services.logto.user_organizations(request.caller.subject, request.deadline)
-    except NotFound:
+    except LogtoError as error:
+        if error.status != 404:
+            raise
         organizations = []  # the subject is not a Logto user (e.g. an M2M app): it belongs to no organization
     return Result(200, [views.organization_with_roles(o) for o in organizations if isinstance(o, dict)])
 
@@ -154,11 +150,11 @@ def update_organization(request: Request, services: Services) -> Result:
     from orgapi.models import UpdateOrganization
 
     body = request.body(UpdateOrganization)
-    changes = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
-    updated = services.logto.update_organization(request.path["organizationId"], changes, request.deadline)
+    fields = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
+    updated = changes.update_organization(services.logto, request.path["organizationId"], fields, request.deadline)
     return Result(200, views.organization(updated))
 
 
 def delete_organization(request: Request, services: Services) -> Result:
-    services.logto.delete_organization(request.path["organizationId"], request.deadline)
+    changes.delete_organization(services.logto, request.path["organizationId"], request.deadline)
     return Result(204)

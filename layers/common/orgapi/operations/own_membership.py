@@ -6,10 +6,10 @@ actions by what this service will allow now, and a caller removed since the toke
 
 from __future__ import annotations
 
-from contextlib import suppress
-
+from orgapi import changes
 from orgapi.api import Request, Result
-from orgapi.errors import Forbidden, NotFound
+from orgapi.errors import Forbidden
+from orgapi.logto_http import LogtoError
 from orgapi.operations.members import fresh_catalog
 from orgapi.orphan_guard import guarded_change
 from orgapi.services import Services
@@ -38,7 +38,10 @@ def leave_organization(request: Request, services: Services) -> Result:
     if not request.access.live:  # LIVE_PERMISSIONS=off: membership is still checked before anything changes
         services.access.current(request.caller, request.deadline)
     catalog = fresh_catalog(request, services)
-    # NotFound inside: gone already (a retried call whose first answer was lost), which is what leaving asked for.
-    with guarded_change(services, organization_id, user_id, catalog, request.deadline), suppress(NotFound):
-        services.logto.remove_member(organization_id, user_id, request.deadline)
+    with guarded_change(services, organization_id, user_id, catalog, request.deadline):
+        try:
+            changes.remove_member(services.logto, organization_id, user_id, request.deadline)
+        except LogtoError as error:
+            if error.status != 404:
+                raise  # (404: not a member any more, which is what leaving asked for)
     return Result(204)

@@ -1,0 +1,430 @@
+"""`make chaos`: a mixed workload through `make local` while the Logto stand-in injects faults at a set rate, then
+the invariants checked against the stand-in's own state (its SQLite file), printed. Figures, not a timed test.
+
+Starts the local stack (local.serve, as `make local` does) in a temporary folder on free ports, with the stand-in's
+rate-based chaos mode on every Management API request: 429 with Retry-After, 500, 503, slow answers, and lost
+answers (carried out, then answered 500 or the connection dropped). Several users act at once, each on the
+organizations it created (so each change can be checked right after its answer): keyed and unkeyed creates (a keyed
+create is retried with its key after a 5xx, as a client would), add members with and without roles, remove members,
+replace roles, create and revoke invitations, reads, deletes. After the workload: faults off, the clean-up function
+run (as its schedule would), and every invariant printed. All must be 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT_STATUSES = {200, 201, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
+CREATOR_ROLE = "admin"
+ACTORS = ["alice", "bob", "carol", "alice"]  # users who may create organizations (alice twice: two sessions)
+TARGETS = ["dave", "erin", "bob", "carol", "alice"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    ack_missing: list = field(default_factory=list)
+    failed_but_happened: list = field(default_factory=list)
+    outside_contract: list = field(default_factory=list)
+    server_errors_500: int = 0
+    keyed_retries: int = 0
+    failed_creates: list = field(default_factory=list)  # (name) checked after the clean-up run
+    acked_creates: list = field(default_factory=list)  # (name, id, creator)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class StandinState:
+    """Reads the stand-in's SQLite directly: what Logto holds, without going through the faults."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _q(self, sql: str, *args) -> list[tuple]:
+        for _ in range(50):
+            try:
+                with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5) as db:
+                    return db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError:
+                time.sleep(0.05)
+        raise RuntimeError("stand-in database stays locked")
+
+    def org_exists(self, org: str) -> bool:
+        return bool(self._q("SELECT 1 FROM organizations WHERE id = ?", org))
+
+    def orgs_named(self, name: str) -> list[str]:
+        return [r[0] for r in self._q("SELECT id FROM organizations WHERE name = ?", name)]
+
+    def roles(self, org: str, user: str) -> set[str] | None:
+        if not self._q("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org, user):
+            return None
+        rows = self._q(
+            "SELECT r.name FROM member_roles m JOIN org_roles r ON r.id = m.role_id WHERE m.org_id = ? AND m.user_id = ?",
+            org,
+            user,
+        )
+        return {r[0] for r in rows}
+
+    def invitation_status(self, invitation: str) -> str | None:
+        rows = self._q("SELECT status FROM invitations WHERE id = ?", invitation)
+        return rows[0][0] if rows else None
+
+    def pending_invitations(self, org: str, invitee: str) -> int:
+        return len(
+            self._q("SELECT 1 FROM invitations WHERE org_id = ? AND invitee = ? AND status = 'Pending'", org, invitee)
+        )
+
+    def orgs_without_creator(self, prefix: str) -> list[str]:
+        return [
+            r[0]
+            for r in self._q(
+                "SELECT o.id FROM organizations o WHERE o.name LIKE ? AND NOT EXISTS (SELECT 1 FROM member_roles m "
+                "JOIN org_roles r ON r.id = m.role_id WHERE m.org_id = o.id AND r.name = ?)",
+                f"{prefix}%",
+                CREATOR_ROLE,
+            )
+        ]
+
+
+class Actor:
+    def __init__(self, index: int, user: str, api: str, logto: str, state: StandinState, tally: Tally, budget, seed):
+        self.index, self.user, self.api, self.logto, self.state, self.tally = index, user, api, logto, state, tally
+        self.budget, self.rng = budget, random.Random(seed * 1000 + index)
+        self.http = requests.Session()
+        self.orgs: dict[str, str] = {}  # id -> organization token
+        self.invitations: dict[str, list[str]] = {}  # org -> pending invitation ids we created
+        self.global_token = self.mint("global_api")
+        self.serial = 0
+
+    def mint(self, kind: str, org: str | None = None) -> str:
+        body = {"kind": kind, "userId": self.user, "organizationId": org}
+        response = self.http.post(f"{self.logto}/__dev/tokens", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()["token"]
+
+    def call(self, method: str, path: str, token: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        response = self.http.request(method, f"{self.api}{path}", headers=headers, timeout=60, **kwargs)
+        with self.tally.lock:
+            self.tally.requests += 1
+            self.tally.statuses[response.status_code] += 1
+            if response.status_code == 500:
+                self.tally.server_errors_500 += 1
+            if response.status_code not in CONTRACT_STATUSES:
+                self.tally.outside_contract.append((method, path, response.status_code))
+            else:
+                try:
+                    body = response.json() if response.content else None
+                except ValueError:
+                    self.tally.outside_contract.append((method, path, "not json"))
+                    body = None
+                if response.status_code >= 400 and not (isinstance(body, dict) and {"message", "code"} <= set(body)):
+                    self.tally.outside_contract.append((method, path, "error shape"))
+        return response
+
+    def violation(self, kind: str, what: str) -> None:
+        with self.tally.lock:
+            getattr(self.tally, kind).append(what)
+
+    # -- operations ----------------------------------------------------------------------------------------------
+    def create(self) -> None:
+        self.serial += 1
+        name = f"chaos-{self.index}-{self.serial}-{uuid.uuid4().hex[:6]}"
+        keyed = self.rng.random() < 0.8
+        headers = {"Idempotency-Key": uuid.uuid4().hex} if keyed else {}
+        response = self.call("POST", "/organizations", self.global_token, json={"name": name}, headers=headers)
+        for _ in range(5):  # a client retries a keyed create after a 5xx or "in progress", with the same key
+            if not keyed or response.status_code not in (409, 502, 503, 504):
+                break
+            with self.tally.lock:
+                self.tally.keyed_retries += 1
+            time.sleep(min(2.0, float(response.headers.get("Retry-After", "1"))))
+            response = self.call("POST", "/organizations", self.global_token, json={"name": name}, headers=headers)
+        if response.status_code == 201:
+            org = response.json()["id"]
+            with self.tally.lock:
+                self.tally.acked_creates.append((name, org, self.user))
+            if CREATOR_ROLE not in (self.state.roles(org, self.user) or set()):
+                self.violation("ack_missing", f"create {name}: creator without {CREATOR_ROLE}")
+            self.orgs[org] = self.mint("organization", org)
+        else:
+            with self.tally.lock:
+                self.tally.failed_creates.append(name)
+
+    def add_member(self, org: str, token: str) -> None:
+        target = self.rng.choice([t for t in TARGETS if t != self.user])
+        before = self.state.roles(org, target)
+        roles = self.rng.choice([[], ["member"]])
+        response = self.call(
+            "POST", f"/organizations/{org}/members", token, json={"userIds": [target], "roleNames": roles}
+        )
+        after = self.state.roles(org, target)
+        if response.status_code == 201:
+            if after is None or not set(roles) <= after:
+                self.violation("ack_missing", f"add {target} {roles} to {org}: now {after}")
+        elif after != before:
+            self.violation(
+                "failed_but_happened", f"add {target} {roles} to {org} ({response.status_code}): {before} -> {after}"
+            )
+
+    def member_targets(self, org: str) -> list[str]:
+        return [t for t in TARGETS if t != self.user and self.state.roles(org, t) is not None]
+
+    def remove_member(self, org: str, token: str) -> None:
+        targets = self.member_targets(org)
+        if not targets:
+            return self.add_member(org, token)
+        target = self.rng.choice(targets)
+        before = self.state.roles(org, target)
+        response = self.call("DELETE", f"/organizations/{org}/members/{target}", token)
+        after = self.state.roles(org, target)
+        if response.status_code == 204:
+            if after is not None:
+                self.violation("ack_missing", f"remove {target} from {org}: still {after}")
+        elif after != before:
+            self.violation("failed_but_happened", f"remove {target} from {org} ({response.status_code})")
+        return None
+
+    def replace_roles(self, org: str, token: str) -> None:
+        targets = self.member_targets(org)
+        if not targets:
+            return self.add_member(org, token)
+        target = self.rng.choice(targets)
+        roles = self.rng.choice([["member"], [], ["admin"]])
+        before = self.state.roles(org, target)
+        response = self.call("PUT", f"/organizations/{org}/members/{target}/roles", token, json={"roleNames": roles})
+        after = self.state.roles(org, target)
+        if response.status_code == 200:
+            if after != set(roles):
+                self.violation("ack_missing", f"roles of {target} in {org} = {roles}: now {after}")
+        elif after != before:
+            self.violation(
+                "failed_but_happened", f"roles of {target} in {org} ({response.status_code}): {before} -> {after}"
+            )
+        return None
+
+    def invite(self, org: str, token: str) -> None:
+        invitee = f"chaos-{uuid.uuid4().hex[:8]}@example.com"
+        response = self.call("POST", f"/organizations/{org}/invitations", token, json={"invitee": invitee})
+        if response.status_code == 201:
+            invitation = response.json()["id"]
+            if self.state.invitation_status(invitation) != "Pending":
+                self.violation("ack_missing", f"invitation {invitation} for {invitee}")
+            self.invitations.setdefault(org, []).append(invitation)
+        elif self.state.pending_invitations(org, invitee):
+            self.violation("failed_but_happened", f"invite {invitee} to {org} ({response.status_code})")
+
+    def revoke(self, org: str, token: str) -> None:
+        pending = self.invitations.get(org) or []
+        if not pending:
+            return self.invite(org, token)
+        invitation = pending.pop(self.rng.randrange(len(pending)))
+        response = self.call("DELETE", f"/organizations/{org}/invitations/{invitation}", token)
+        status = self.state.invitation_status(invitation)
+        if response.status_code == 204:
+            if status != "Revoked":
+                self.violation("ack_missing", f"revoke {invitation}: {status}")
+        elif status != "Pending":
+            self.violation("failed_but_happened", f"revoke {invitation} ({response.status_code}): {status}")
+        else:
+            pending.append(invitation)
+        return None
+
+    def read(self, org: str, token: str) -> None:
+        path = self.rng.choice(
+            [f"/organizations/{org}", f"/organizations/{org}/members", f"/organizations/{org}/roles"]
+        )
+        self.call("GET", path, token)
+
+    def delete(self, org: str, token: str) -> None:
+        response = self.call("DELETE", f"/organizations/{org}", token)
+        exists = self.state.org_exists(org)
+        if response.status_code == 204:
+            if exists:
+                self.violation("ack_missing", f"delete {org}")
+            del self.orgs[org]
+        elif not exists:
+            self.violation("failed_but_happened", f"delete {org} ({response.status_code})")
+            del self.orgs[org]
+
+    def run(self) -> None:
+        operations = [
+            (self.add_member, 4),
+            (self.remove_member, 3),
+            (self.replace_roles, 3),
+            (self.invite, 2),
+            (self.revoke, 2),
+            (self.read, 3),
+            (self.delete, 1),
+        ]
+        while self.budget():
+            if len(self.orgs) < 2 or self.rng.random() < 0.08:
+                self.create()
+                continue
+            org = self.rng.choice(sorted(self.orgs))
+            operation = self.rng.choices([o for o, _ in operations], [w for _, w in operations])[0]
+            try:
+                operation(org, self.orgs[org])
+            except requests.RequestException as exc:
+                self.violation("outside_contract", f"{operation.__name__}: {type(exc).__name__}")
+
+
+def start_stack(data: Path, port: int) -> tuple[subprocess.Popen, dict]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv-tools" / "bin" / "python"),
+            "-m",
+            "local.serve",
+            "--port",
+            str(port),
+            "--app-python",
+            str(ROOT / ".venv" / "bin" / "python"),
+            "--data",
+            str(data),
+            "--reset",
+            "--cleanup-every",
+            "0",  # the clean-up runs once, after the workload, as its schedule would
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (data / "run.json").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"local stack did not start (see {data}/logs)")
+        time.sleep(0.2)
+    info = json.loads((data / "run.json").read_text())
+    for _ in range(200):
+        try:
+            if requests.get(f"{info['url']}/health", timeout=5).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return proc, info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=0.1)
+    parser.add_argument("--kinds", default="429,500,503,slow,lost,drop")
+    parser.add_argument("--slow-ms", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--actors", type=int, default=len(ACTORS))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data folder (logs, stand-in state)")
+    args = parser.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="chaos-"))
+    proc, info = start_stack(data, free_port())
+    api, logto = info["url"], info["logto"]
+    state = StandinState(data / "logto.sqlite")
+    tally = Tally()
+    http = requests.Session()
+    try:
+        chaos = {"rate": args.rate, "kinds": args.kinds.split(","), "seed": args.seed, "slowMs": args.slow_ms}
+        response = http.post(f"{logto}/__dev/faults", json=chaos, timeout=10)
+        if response.status_code != 201:
+            raise SystemExit(f"the stand-in refused the chaos mode: {response.status_code} {response.text[:200]}")
+        started = time.monotonic()
+
+        def budget() -> bool:
+            with tally.lock:
+                return tally.requests < args.requests
+
+        actors = [
+            Actor(i, ACTORS[i % len(ACTORS)], api, logto, state, tally, budget, args.seed) for i in range(args.actors)
+        ]
+        threads = [threading.Thread(target=a.run) for a in actors]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+        faults = http.get(f"{logto}/__dev/stats", timeout=10).json()
+        http.delete(f"{logto}/__dev/faults", timeout=10)
+
+        time.sleep(16)  # a request's clean-up item is held for its remaining time + 5 s: let the last ones expire
+        runs = [http.post(f"{api}/__local/cleanup", timeout=120).json() for _ in range(2)]
+        pending_after = runs[-1].get("pending", -1)
+
+        without_creator = state.orgs_without_creator("chaos-")
+        failed_created = [n for n in tally.failed_creates if state.orgs_named(n)]
+        duplicates = [n for n, _, _ in tally.acked_creates if len(state.orgs_named(n)) > 1]
+
+        management = faults.get("management_requests", 0)
+        injected = faults.get("faults", {})
+        print(
+            f"chaos run: {tally.requests} requests by {len(actors)} sessions in {elapsed:.0f} s; fault rate {args.rate:.0%}"
+        )
+        print(
+            f"  Management API requests: {management}, faults injected: {sum(injected.values())} {dict(sorted(injected.items()))}"
+        )
+        print(f"  statuses: {dict(sorted(tally.statuses.items()))}")
+        print(
+            f"  keyed create retries by the client: {tally.keyed_retries}; "
+            f"creates acknowledged: {len(tally.acked_creates)}, failed: {len(tally.failed_creates)}"
+        )
+        print(f"  clean-up runs: {runs}")
+        invariants = {
+            "organizations without a CREATOR_ROLE holder": len(without_creator),
+            "acknowledged changes missing": len(tally.ack_missing),
+            "changes reported failed that happened": len(tally.failed_but_happened) + len(failed_created),
+            "keyed creates with more than one organization": len(duplicates),
+            "statuses or bodies outside the contract": len(tally.outside_contract),
+            "500s": tally.server_errors_500,
+            "pending clean-ups after the clean-up run": pending_after,
+        }
+        width = max(len(k) for k in invariants)
+        for name, value in invariants.items():
+            print(f"  {name:<{width}}  {value}")
+        for label, items in (
+            ("without creator", without_creator),
+            ("ack missing", tally.ack_missing),
+            ("failed but happened", tally.failed_but_happened + failed_created),
+            ("duplicates", duplicates),
+            ("outside contract", tally.outside_contract),
+        ):
+            for item in items[:10]:
+                print(f"    {label}: {item}")
+        if args.keep:
+            print(f"  data: {data}")
+        sys.exit(0 if all(v == 0 for v in invariants.values()) else 1)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()
