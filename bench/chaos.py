@@ -54,6 +54,7 @@ class Tally:
     server_errors_500: int = 0
     keyed_retries: int = 0
     failed_creates: list = field(default_factory=list)  # (name) checked after the clean-up run
+    landed_later: list = field(default_factory=list)  # failed changes that showed up after the immediate check
     acked_creates: list = field(default_factory=list)  # (name, id, creator)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -119,6 +120,23 @@ class Actor:
         self.invitations: dict[str, list[str]] = {}  # org -> pending invitation ids we created
         self.global_token = self.mint("global_api")
         self.serial = 0
+        # A change that failed must not show up later either (an answer that timed out while Logto still worked):
+        # each failed change is checked again at the end, unless a later request touched the same thing.
+        self.versions: Counter = Counter()
+        self.later: list = []
+
+    def touch(self, org: str, key: str) -> None:
+        self.versions[(org, key)] += 1
+
+    def recheck_later(self, org: str, key: str, label: str, unchanged) -> None:
+        self.later.append((org, key, self.versions[(org, key)], self.versions[(org, "*")], label, unchanged))
+
+    def late_landings(self) -> list[str]:
+        return [
+            label
+            for org, key, version, org_version, label, unchanged in self.later
+            if self.versions[(org, key)] == version and self.versions[(org, "*")] == org_version and not unchanged()
+        ]
 
     def mint(self, kind: str, org: str | None = None) -> str:
         body = {"kind": kind, "userId": self.user, "organizationId": org}
@@ -183,6 +201,7 @@ class Actor:
             "POST", f"/organizations/{org}/members", token, json={"userIds": [target], "roleNames": roles}
         )
         after = self.state.roles(org, target)
+        self.touch(org, target)
         if response.status_code == 201:
             if after is None or not set(roles) <= after:
                 self.violation("ack_missing", f"add {target} {roles} to {org}: now {after}")
@@ -190,6 +209,8 @@ class Actor:
             self.violation(
                 "failed_but_happened", f"add {target} {roles} to {org} ({response.status_code}): {before} -> {after}"
             )
+        else:
+            self.recheck_later(org, target, f"add {target} to {org}", lambda: self.state.roles(org, target) == before)
 
     def member_targets(self, org: str) -> list[str]:
         return [t for t in TARGETS if t != self.user and self.state.roles(org, t) is not None]
@@ -202,11 +223,14 @@ class Actor:
         before = self.state.roles(org, target)
         response = self.call("DELETE", f"/organizations/{org}/members/{target}", token)
         after = self.state.roles(org, target)
+        self.touch(org, target)
         if response.status_code == 204:
             if after is not None:
                 self.violation("ack_missing", f"remove {target} from {org}: still {after}")
         elif after != before:
             self.violation("failed_but_happened", f"remove {target} from {org} ({response.status_code})")
+        else:
+            self.recheck_later(org, target, f"remove {target}", lambda: self.state.roles(org, target) == before)
         return None
 
     def replace_roles(self, org: str, token: str) -> None:
@@ -218,6 +242,7 @@ class Actor:
         before = self.state.roles(org, target)
         response = self.call("PUT", f"/organizations/{org}/members/{target}/roles", token, json={"roleNames": roles})
         after = self.state.roles(org, target)
+        self.touch(org, target)
         if response.status_code == 200:
             if after != set(roles):
                 self.violation("ack_missing", f"roles of {target} in {org} = {roles}: now {after}")
@@ -225,6 +250,8 @@ class Actor:
             self.violation(
                 "failed_but_happened", f"roles of {target} in {org} ({response.status_code}): {before} -> {after}"
             )
+        else:
+            self.recheck_later(org, target, f"roles of {target}", lambda: self.state.roles(org, target) == before)
         return None
 
     def invite(self, org: str, token: str) -> None:
@@ -237,6 +264,10 @@ class Actor:
             self.invitations.setdefault(org, []).append(invitation)
         elif self.state.pending_invitations(org, invitee):
             self.violation("failed_but_happened", f"invite {invitee} to {org} ({response.status_code})")
+        else:
+            self.recheck_later(
+                org, invitee, f"invite {invitee}", lambda: not self.state.pending_invitations(org, invitee)
+            )
 
     def revoke(self, org: str, token: str) -> None:
         pending = self.invitations.get(org) or []
@@ -252,6 +283,10 @@ class Actor:
             self.violation("failed_but_happened", f"revoke {invitation} ({response.status_code}): {status}")
         else:
             pending.append(invitation)
+            self.touch(org, invitation)
+            self.recheck_later(
+                org, invitation, f"revoke {invitation}", lambda: self.state.invitation_status(invitation) != "Revoked"
+            )
         return None
 
     def read(self, org: str, token: str) -> None:
@@ -263,6 +298,7 @@ class Actor:
     def delete(self, org: str, token: str) -> None:
         response = self.call("DELETE", f"/organizations/{org}", token)
         exists = self.state.org_exists(org)
+        self.touch(org, "*")
         if response.status_code == 204:
             if exists:
                 self.violation("ack_missing", f"delete {org}")
@@ -270,6 +306,17 @@ class Actor:
         elif not exists:
             self.violation("failed_but_happened", f"delete {org} ({response.status_code})")
             del self.orgs[org]
+        else:
+            self.later.append(
+                (
+                    org,
+                    "*",
+                    self.versions[(org, "*")],
+                    self.versions[(org, "*")],
+                    f"delete {org}",
+                    lambda: self.state.org_exists(org),
+                )
+            )
 
     def run(self) -> None:
         operations = [
@@ -376,6 +423,7 @@ def main() -> None:
         runs = [http.post(f"{api}/__local/cleanup", timeout=120).json() for _ in range(2)]
         pending_after = runs[-1].get("pending", -1)
 
+        landed_later = [label for actor in actors for label in actor.late_landings()]
         without_creator = state.orgs_without_creator("chaos-")
         failed_created = [n for n in tally.failed_creates if state.orgs_named(n)]
         duplicates = [n for n, _, _ in tally.acked_creates if len(state.orgs_named(n)) > 1]
@@ -397,7 +445,9 @@ def main() -> None:
         invariants = {
             "organizations without a CREATOR_ROLE holder": len(without_creator),
             "acknowledged changes missing": len(tally.ack_missing),
-            "changes reported failed that happened": len(tally.failed_but_happened) + len(failed_created),
+            "changes reported failed that happened": len(tally.failed_but_happened)
+            + len(failed_created)
+            + len(landed_later),
             "keyed creates with more than one organization": len(duplicates),
             "statuses or bodies outside the contract": len(tally.outside_contract),
             "500s": tally.server_errors_500,
@@ -409,7 +459,7 @@ def main() -> None:
         for label, items in (
             ("without creator", without_creator),
             ("ack missing", tally.ack_missing),
-            ("failed but happened", tally.failed_but_happened + failed_created),
+            ("failed but happened", tally.failed_but_happened + failed_created + landed_later),
             ("duplicates", duplicates),
             ("outside contract", tally.outside_contract),
         ):
