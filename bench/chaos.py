@@ -140,7 +140,11 @@ class Actor:
 
     def mint(self, kind: str, org: str | None = None) -> str:
         body = {"kind": kind, "userId": self.user, "organizationId": org}
-        response = self.http.post(f"{self.logto}/__dev/tokens", json=body, timeout=10)
+        for _ in range(5):  # the stand-in's dev endpoint can trip over concurrent use of its SQLite file: retry
+            response = self.http.post(f"{self.logto}/__dev/tokens", json=body, timeout=10)
+            if response.status_code < 500:
+                break
+            time.sleep(0.2)
         response.raise_for_status()
         return response.json()["token"]
 
