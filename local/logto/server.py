@@ -149,6 +149,10 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def count_and_inject_faults() -> Response | None:
         path = request.path
         if path.startswith("/__dev/"):
+            # The dev helpers read the same SQLite connection (minting reads roles): they take the store lock too,
+            # or concurrent use of the connection fails (sqlite3.InterfaceError under load, seen in make chaos).
+            g.store_lock = store.lock
+            store.lock.acquire()
             return None
         with stats_lock:
             kind = (

@@ -251,3 +251,50 @@ def test_finding_7_bodies_are_strict_json_objects(stack, body, content_type, sta
     assert response.status_code == status, response.text
     assert set(response.json()) == {"message", "code"}
     assert stack.logto_stats()["management_requests"] == before
+
+
+def test_review_rank_check_and_a_promotion_beside_it_are_serialized(stack):
+    """Review finding: the rank check read the target's roles before the lease, and promotions took none, so a
+    member:remove holder could remove someone promoted to admin a moment earlier (delete 204 + promote 200)."""
+    org = new_org(stack)
+    owner = stack.token("organization", "carol", org)
+    remover = make_role(stack, f"remover-{uuid.uuid4().hex[:6]}", ["member:remove", "member:read"])
+    add(stack, org, owner, ["dave"], [remover])
+    add(stack, org, owner, ["erin"], ["member"])
+    dave = stack.token("organization", "dave", org)
+    stack.fault(pathPrefix=f"/api/organizations/{org}/users/erin", method="DELETE", delayMs=1500, times=1)
+    results = {}
+
+    def remove():
+        results["remove"] = stack.call("DELETE", f"/organizations/{org}/members/erin", dave).status_code
+
+    thread = threading.Thread(target=remove)
+    thread.start()
+    import time
+
+    time.sleep(0.7)
+    promoted = stack.call("PUT", f"/organizations/{org}/members/erin/roles", owner, json={"roleNames": ["admin"]})
+    thread.join()
+    # Either the removal ran first (then erin is gone and the promotion finds no member), or the promotion did (then
+    # the removal's rank check sees an admin): never both.
+    assert (results["remove"], promoted.status_code) in ((204, 404), (403, 200)), (results, promoted.text)
+
+
+def test_review_member_add_cannot_change_an_existing_member_s_roles(stack):
+    """Review finding: POST members with roleNames for someone already a member is a role change (role:assign)."""
+    org = new_org(stack)
+    owner = stack.token("organization", "carol", org)
+    adder = make_role(stack, f"adder-{uuid.uuid4().hex[:6]}", ["member:add", "member:read"])
+    add(stack, org, owner, ["bob"], [adder])
+    add(stack, org, owner, ["dave"], [])
+    bob = stack.token("organization", "bob", org)
+    refused = stack.call(
+        "POST", f"/organizations/{org}/members", bob, json={"userIds": ["dave"], "roleNames": ["member"]}
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "missing_permission", refused.text
+    members = {m["id"]: m for m in stack.management("GET", f"/organizations/{org}/users").json()}
+    assert members["dave"]["organizationRoles"] == []
+    new = stack.call("POST", f"/organizations/{org}/members", bob, json={"userIds": ["erin"], "roleNames": ["member"]})
+    assert new.status_code == 201, new.text
+    plain = stack.call("POST", f"/organizations/{org}/members", bob, json={"userIds": ["dave"]})
+    assert plain.status_code == 201  # re-adding without roles changes nothing: member:add is enough

@@ -133,6 +133,7 @@ def add_members(
     role_ids: list[str],
     deadline: Deadline,
     on_stranded: Callable[[list[str]], None],
+    before_granting: Callable[[set[str]], None] = lambda existing: None,
 ) -> None:
     """Add members and give them roles, all or nothing: Logto has no call doing both (POST …/users/roles needs the
     users to be members already: foreign key), so members this request added are removed again when their role
@@ -147,6 +148,7 @@ def add_members(
         )
         return
     before = members_among(logto, organization_id, user_ids, deadline.keeping(2 * FIND_OUT_SECONDS))
+    before_granting(before)  # told who already is a member, before anything changes (it may refuse)
     new = [u for u in user_ids if u not in before]
     all_in = lambda d: True if members_among(logto, organization_id, user_ids, d) == set(user_ids) else None  # noqa: E731
     try:

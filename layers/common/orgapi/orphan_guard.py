@@ -21,11 +21,19 @@ PAGE = 100
 
 @contextmanager
 def guarded_change(
-    services: Services, organization_id: str, user_id: str, catalog: RoleCatalog, deadline: Deadline
+    services: Services,
+    organization_id: str,
+    user_id: str,
+    catalog: RoleCatalog,
+    deadline: Deadline,
+    *,
+    orphan_check: bool = True,
 ) -> Iterator[None]:
-    """Run the `with` body only if the user is not the organization's last CREATOR_ROLE holder (else 409)."""
+    """Run the `with` body under the organization's lease, and (orphan_check) only if the user is not the
+    organization's last CREATOR_ROLE holder (else 409)."""
     with services.leases().hold(organization_id, deadline):
-        ensure_not_last_creator(services, organization_id, user_id, catalog, deadline)
+        if orphan_check:
+            ensure_not_last_creator(services, organization_id, user_id, catalog, deadline)
         yield
 
 

@@ -89,6 +89,7 @@ ROUTES: tuple[Route, ...] = (
         "/organizations/{organizationId}/members",
         ORGANIZATION_KINDS,
         "member:add",
+        uses_table=True,  # the lease: granting roles must not slip between another request's rank check and change
         body="AddMembers",
     ),
     Route(

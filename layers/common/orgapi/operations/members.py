@@ -4,6 +4,8 @@ member holding CREATOR_ROLE (orphan guard)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from orgapi import changes, views
 from orgapi.api import Request, Result
 from orgapi.cleanup import STRANDED_MEMBER
@@ -47,16 +49,32 @@ def add_members(request: Request, services: Services) -> Result:
             except Exception as exc:  # the request fails anyway; the log line names what is left
                 logger.error("stranded_member_not_recorded", extra={"user_id": user_id, "error": type(exc).__name__})
 
-    # All or nothing: members whose role grant fails are removed again (orgapi.changes.add_members).
-    changes.add_members(services.logto, organization_id, body.userIds, role_ids, request.deadline, stranded)
+    def existing_members_get_roles(existing: set[str]) -> None:
+        # Giving roles to someone already a member is a role change: it takes role:assign, as PUT .../roles does.
+        if existing:
+            request.access.require(_role_assign(services))
+
+    # All or nothing: members whose role grant fails are removed again (orgapi.changes.add_members). Under the
+    # organization's lease when roles are granted, so a rank check running beside it sees the grant or not at all.
+    with services.leases().hold(organization_id, request.deadline) if roles else nullcontext():
+        changes.add_members(
+            services.logto,
+            organization_id,
+            body.userIds,
+            role_ids,
+            request.deadline,
+            stranded,
+            existing_members_get_roles,
+        )
     return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
 
 
 def remove_member(request: Request, services: Services) -> Result:
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
     catalog = fresh_catalog(request, services)
-    request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
+    # Rank and the orphan guard are read under the lease: a promotion or removal beside this one cannot slip between.
     with guarded_change(services, organization_id, user_id, catalog, request.deadline):
+        request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
     return Result(204)
 
@@ -70,14 +88,19 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     roles = catalog.resolve(body.roleNames)
     request.audit_targets["roleNames"] = [r.name for r in roles]
     request.access.ensure_can_grant(roles)
-    request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
     role_ids = [r.id for r in roles]
-    if services.settings.creator_role in {r.name for r in roles}:
+    keeps_creator = services.settings.creator_role in {r.name for r in roles}
+    # Under the lease (always: a promotion must not slip between another request's rank check and its change).
+    with guarded_change(services, organization_id, user_id, catalog, request.deadline, orphan_check=not keeps_creator):
+        request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
-    else:
-        with guarded_change(services, organization_id, user_id, catalog, request.deadline):
-            changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
+
+
+def _role_assign(services: Services) -> str | None:
+    from orgapi.routes import ROUTES_BY_NAME, required_permission
+
+    return required_permission(ROUTES_BY_NAME["replace_member_roles"], services.settings.permission_overrides)
 
 
 def fresh_catalog(request: Request, services: Services) -> RoleCatalog:
