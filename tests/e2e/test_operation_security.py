@@ -298,3 +298,22 @@ def test_review_member_add_cannot_change_an_existing_member_s_roles(stack):
     assert new.status_code == 201, new.text
     plain = stack.call("POST", f"/organizations/{org}/members", bob, json={"userIds": ["dave"]})
     assert plain.status_code == 201  # re-adding without roles changes nothing: member:add is enough
+
+
+def test_review_an_invitation_cannot_change_an_existing_member_s_roles(stack):
+    """Review finding: a member:invite holder invited an existing member through a case variant of their e-mail
+    (Logto's own "already a member" check is case-sensitive); accepting added the invitation's roles to theirs."""
+    org = new_org(stack)
+    owner = stack.token("organization", "carol", org)
+    inviter = make_role(stack, f"inviter-{uuid.uuid4().hex[:6]}", ["member:invite", "member:read"])
+    add(stack, org, owner, ["bob"], [inviter])
+    add(stack, org, owner, ["dave"], ["member"])
+    bob = stack.token("organization", "bob", org)
+    invited = stack.call(
+        "POST", f"/organizations/{org}/invitations", bob, json={"invitee": "DAVE@example.com", "roleNames": [inviter]}
+    )
+    assert invited.status_code == 201, invited.text
+    accepted = stack.call("POST", f"/invitations/{invited.json()['id']}/accept", stack.token("global_api", "dave"))
+    assert accepted.status_code == 409 and accepted.json()["code"] == "already_member", accepted.text
+    dave = next(m for m in stack.management("GET", f"/organizations/{org}/users").json() if m["id"] == "dave")
+    assert [r["name"] for r in dave["organizationRoles"]] == ["member"]

@@ -62,6 +62,10 @@ class ScriptedLogto:
             return list(self.invitations.values())
         return [i for i in self.invitations.values() if i["invitee"].lower() == email.lower()]
 
+    def membership(self, organization_id, user_id, deadline):
+        self.calls.append(("membership", organization_id, user_id))
+        return None  # the invitee is not a member yet (tests/e2e covers an existing member)
+
     def get_invitation(self, invitation_id, deadline):
         self.calls.append(("get_invitation", invitation_id))
         if invitation_id not in self.invitations:

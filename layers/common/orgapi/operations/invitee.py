@@ -12,7 +12,7 @@ from typing import Any
 
 from orgapi import views
 from orgapi.api import Request, Result
-from orgapi.errors import Forbidden, NotFound
+from orgapi.errors import Conflict, Forbidden, NotFound
 from orgapi.logto_http import LogtoError, NoAnswer
 from orgapi.management import StatusChangeRefused
 from orgapi.observability import logger
@@ -124,8 +124,16 @@ def _settled(request: Request, services: Services, status: str, error: LogtoErro
 
 
 def accept_invitation(request: Request, services: Services) -> Result:
-    _own_pending_invitation(request, services)
+    pending = _own_pending_invitation(request, services)
     invitation_id, user_id = request.path["invitationId"], request.caller.subject
+    organization_id = str(pending.get("organizationId") or "")
+    if organization_id and services.logto.membership(organization_id, user_id, request.deadline) is not None:
+        # An invitation is for joining. Accepted by a member, Logto would add its roles to theirs: a role change
+        # that took only member:invite (an inviter can reach a member through a case variant of their e-mail).
+        raise Conflict(
+            "You are already a member of this organization; your roles are changed by its admins",
+            code="already_member",
+        )
     try:
         invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
     except StatusChangeRefused:
