@@ -153,7 +153,15 @@ def send_invitation_message(request: Request, services: Services) -> Result:
     invitation = _this_organizations_invitation(request, services)
     ensure_pending(invitation)
     invitation_id = request.path["invitationId"]
-    services.logto.send_invitation_message(
-        invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
-    )
+    try:
+        services.logto.send_invitation_message(
+            invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
+        )
+    except (LogtoError, NoAnswer) as failure:
+        if not failure.maybe_applied:
+            raise
+        # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
+        # that (202, sent unknown) rather than report a failure for what may have happened.
+        logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
+        return Result(202, {"sent": None, "code": api_error(failure).code})
     return Result(204)
