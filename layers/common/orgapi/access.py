@@ -31,7 +31,6 @@ from orgapi.logto_http import LogtoError
 from orgapi.management import ManagementApi
 from orgapi.roles import OrganizationRole, RoleCatalog, RoleDirectory
 from orgapi.routes import Route, TokenKind
-from orgapi.upstream import api_error
 
 # The live reads are independent Logto calls: made side by side, they cost one round trip instead of three.
 # (A failed call's ApiError is re-raised by .result() in the request's thread.)
@@ -116,16 +115,14 @@ class AccessResolver:
                 grants |= global_f.result()
         return Access(caller, organization_id, caller.scopes & grants, True, roles, catalog)
 
-    def _caller_role_ids(self, caller: Caller, organization_id: str, deadline: Deadline) -> list[str]:
-        try:
-            if caller.is_user:
-                return self._api.member_role_ids(organization_id, caller.subject, deadline)
-            return self._api.application_role_ids(organization_id, caller.subject, deadline)
-        except LogtoError as error:
-            if api_error(error).status != 404:
-                raise
-            # Removed since the token was issued (Logto: 422 organization.require_membership).
-            raise Forbidden("You are no longer a member of this organization", code="not_a_member") from None
+    def _caller_role_ids(self, caller: Caller, organization_id: str, deadline: Deadline) -> set[str]:
+        if caller.is_user:
+            role_ids = self._api.membership(organization_id, caller.subject, deadline)
+        else:
+            role_ids = self._api.application_membership(organization_id, caller.subject, deadline)
+        if role_ids is None:  # removed since the token was issued
+            raise Forbidden("You are no longer a member of this organization", code="not_a_member")
+        return role_ids
 
     def _global_grants(self, user_id: str, deadline: Deadline) -> frozenset[str]:
         """Permissions for API_RESOURCE from the user's global roles (never from organization roles)."""

@@ -151,7 +151,15 @@ class ManagementApi:
 
     def membership(self, organization_id: str, user_id: str, deadline: Deadline) -> set[str] | None:
         """The user's organization role ids, or None when they are not a member (422 require_membership)."""
-        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
+        return self._role_ids_or_none(f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles", deadline)
+
+    def application_membership(self, organization_id: str, application_id: str, deadline: Deadline) -> set[str] | None:
+        """A machine caller's organization role ids, or None when it is not in the organization
+        (routes/organization/application/role-relations.ts answers 422 require_membership, as for users)."""
+        path = f"/organizations/{_seg(organization_id)}/applications/{_seg(application_id)}/roles"
+        return self._role_ids_or_none(path, deadline)
+
+    def _role_ids_or_none(self, path: str, deadline: Deadline) -> set[str] | None:
         try:
             roles = self.call("GET", path, deadline).body or []
         except LogtoError as error:
@@ -178,16 +186,6 @@ class ManagementApi:
         # A PUT sets the whole role list: repeating it after a lost answer leaves the same state, answered 204 again.
         path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
         self.call("PUT", path, deadline, json={"organizationRoleIds": role_ids})
-
-    def member_role_ids(self, organization_id: str, user_id: str, deadline: Deadline) -> list[str]:
-        """The user's organization roles now (Logto: 422 require_membership for a non-member, mapped to 404)."""
-        path = f"/organizations/{_seg(organization_id)}/users/{_seg(user_id)}/roles"
-        return _ids(self.call("GET", path, deadline).body)
-
-    def application_role_ids(self, organization_id: str, application_id: str, deadline: Deadline) -> list[str]:
-        """A machine caller's organization roles now (routes/organization/application/role-relations.ts)."""
-        path = f"/organizations/{_seg(organization_id)}/applications/{_seg(application_id)}/roles"
-        return _ids(self.call("GET", path, deadline).body)
 
     def user_role_ids(self, user_id: str, deadline: Deadline) -> list[str]:
         """The user's global (tenant) roles (routes/admin-user/role.ts: always paginated, 20 a page by default)."""

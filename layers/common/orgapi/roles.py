@@ -80,8 +80,9 @@ class RoleCatalog:
         return [role for role in self.roles if role.type == USER_ROLE]
 
     def by_id(self, role_ids: Iterable[str]) -> list[OrganizationRole]:
-        known = {role.id: role for role in self.roles}
-        return [known[i] for i in role_ids if i in known]
+        """These roles, in the role list's order (Logto answers role ids as a set; unknown ids are skipped)."""
+        wanted = set(role_ids)
+        return [role for role in self.roles if role.id in wanted]
 
     def named(self, name: str) -> OrganizationRole | None:
         return next((role for role in self.assignable if role.name == name), None)

@@ -10,12 +10,10 @@ from orgapi import changes, views
 from orgapi.api import Request, Result
 from orgapi.cleanup import STRANDED_MEMBER
 from orgapi.errors import NotFound
-from orgapi.logto_http import LogtoError
 from orgapi.observability import logger
 from orgapi.orphan_guard import guarded_change
 from orgapi.roles import RoleCatalog
 from orgapi.services import Services
-from orgapi.upstream import api_error
 
 
 def list_members(request: Request, services: Services) -> Result:
@@ -109,10 +107,7 @@ def fresh_catalog(request: Request, services: Services) -> RoleCatalog:
 
 
 def _current_roles(services: Services, request: Request, catalog: RoleCatalog, user_id: str):
-    try:
-        role_ids = services.logto.member_role_ids(request.path["organizationId"], user_id, request.deadline)
-    except LogtoError as error:
-        if api_error(error).status != 404:  # Logto: 422 organization.require_membership
-            raise
-        raise NotFound("The user is not a member of this organization", code="member_not_found") from None
+    role_ids = services.logto.membership(request.path["organizationId"], user_id, request.deadline)
+    if role_ids is None:
+        raise NotFound("The user is not a member of this organization", code="member_not_found")
     return catalog.by_id(role_ids)
