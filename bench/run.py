@@ -154,7 +154,10 @@ def bench_cold_imports() -> None:
     print(f"  worst operation        {worst:6.1f} ms   (target <= 250)")
 
 
-def bench_m2m_cache() -> None:
+@contextlib.contextmanager
+def standin_with_local_aws(tables: tuple[str, ...] = (), **env: str):
+    """The Logto stand-in in-process, moto for Secrets Manager (the M2M secret `m2m`) and DynamoDB (`tables`), and the
+    functions' environment pointing at them."""
     import boto3
     from moto import mock_aws
 
@@ -169,11 +172,26 @@ def bench_m2m_cache() -> None:
             AWS_ACCESS_KEY_ID="x",
             AWS_SECRET_ACCESS_KEY="x",
             AWS_DEFAULT_REGION="eu-west-1",
-            POWERTOOLS_SERVICE_NAME="get_organization",
+            **env,
         )
         boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
             Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET})
         )
+        for table in tables:
+            boto3.client("dynamodb", region_name="eu-west-1").create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+        try:
+            yield logto
+        finally:
+            logto.close()
+
+
+def bench_m2m_cache() -> None:
+    with standin_with_local_aws(POWERTOOLS_SERVICE_NAME="get_organization") as logto:
         from orgapi.api import build_handler
         from orgapi.operations.organizations import get_organization
 
@@ -196,7 +214,6 @@ def bench_m2m_cache() -> None:
         with contextlib.redirect_stdout(sink):
             samples = timed(one, 1000)
         stats = logto.stats()
-        logto.close()
     print(f"\nM2M token requests over 1000 operations in one process: {stats['token_requests']} (target 1)")
     print(f"  responses by status: {statuses}")
     print(
@@ -208,15 +225,10 @@ def bench_m2m_cache() -> None:
 def bench_live_permissions(runs: int = 15) -> None:
     import logging
 
-    import boto3
-    from moto import mock_aws
-
-    from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
     from orgapi import services
     from orgapi.api import build_handler
     from orgapi.observability import logger
     from orgapi.operations import invitations, members, organizations
-    from tests.support.logto_standin import InProcessLogto
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     delay = int(os.environ.get("LOGTO_DELAY_MS", "20"))
@@ -232,29 +244,13 @@ def bench_live_permissions(runs: int = 15) -> None:
     for h in logger._logger.handlers:
         h.setStream(sink)
     rows = []
-    with tempfile.TemporaryDirectory() as data, mock_aws(), contextlib.redirect_stdout(sink):
-        logto = InProcessLogto(Path(data), "https://api.example.com/org")
-        os.environ.update(
-            LOGTO_ENDPOINT=logto.url,
-            API_RESOURCE="https://api.example.com/org",
-            M2M_SECRET_ID="m2m",
-            IDEMPOTENCY_TABLE="state",
-            CLEANUP_TABLE="cleanups",
-            AWS_ACCESS_KEY_ID="x",
-            AWS_SECRET_ACCESS_KEY="x",
-            AWS_DEFAULT_REGION="eu-west-1",
-            POWERTOOLS_METRICS_DISABLED="true",
-        )
-        boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
-            Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET})
-        )
-        for table in ("state", "cleanups"):
-            boto3.client("dynamodb", region_name="eu-west-1").create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            )
+    environment = {
+        "API_RESOURCE": "https://api.example.com/org",
+        "IDEMPOTENCY_TABLE": "state",
+        "CLEANUP_TABLE": "cleanups",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    with standin_with_local_aws(("state", "cleanups"), **environment) as logto, contextlib.redirect_stdout(sink):
         logto.fault(rate=1.0, kinds=["slow"], slowMs=delay, seed=1)
         counter = iter(range(10**6))
 
@@ -297,7 +293,6 @@ def bench_live_permissions(runs: int = 15) -> None:
                         calls.append(logto.stats()["management_requests"] - before)
                         assert status < 300, (name, kind, mode, status)
                     rows.append((name, kind, mode, statistics.median(calls), statistics.median(samples)))
-        logto.close()
     print(f"\nlive permissions: Management API calls and latency per request (Logto answers delayed {delay} ms)")
     print(f"  {'route':22} {'token':17} {'calls off':>9} {'writes':>7} {'p50 off':>9} {'writes':>9}")
     by_key = {(r[0], r[1], r[2]): r for r in rows}
