@@ -13,10 +13,17 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools test unit e2e lint format validate build local token bench load chaos openapi clean
+# $(call setting,NAME,default): a variable the user set (command line or environment), else the default. make's own
+# built-in variables don't count: AS is predefined as the assembler, so `$(or $(AS),alice)` would never be alice.
+setting = $(if $(filter default undefined,$(origin $1)),$2,$($1))
+# The same, from the command line only: for names a shell may export for its own use (ENV is sh's start-up file).
+argument = $(if $(filter command line,$(origin $1)),$($1),$2)
+
+.PHONY: help venv tools test unit e2e lint format validate build local token invoke bench load chaos openapi clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) \
+	  | awk -F':.*## ' -v port=$(PORT) '{gsub(/\$$\(PORT\)/, port, $$2); printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt
@@ -50,11 +57,17 @@ build: tools ## sam build (needs python3.13 for the python3.13 runtime)
 	@py=$$(scripts/python.sh); case "$$py" in *3.13*) ;; *) echo "sam build needs python3.13 on PATH (found: $$py)"; exit 1;; esac; \
 	  $${py% python3.13} $(TOOLS)/bin/sam build
 
-local: venv tools ## run the API locally on http://127.0.0.1:$(PORT) (Ctrl-C stops everything)
-	@PYTHONPATH=. $(TOOLS_PY) -m local.serve --port $(PORT) --app-python $(PY) $(if $(RESET),--reset,)
+local: venv tools ## run the API locally on http://127.0.0.1:$(PORT) [RESET=1] [VERBOSE=1] (Ctrl-C stops everything)
+	@PYTHONPATH=. $(TOOLS_PY) -m local.serve --port $(PORT) --app-python $(PY) \
+	  --reset='$(call setting,RESET,)' --verbose='$(call setting,VERBOSE,)'
 
 token: venv ## mint a token from `make local`: make token KIND=org|org-api|global AS=alice [ORG=id] [SCOPES="a b"]
-	@PYTHONPATH=. $(PY) -m local.mint $(or $(KIND),org) --user $(or $(AS),alice) $(if $(ORG),--org $(ORG),) $(if $(SCOPES),--scopes "$(SCOPES)",)
+	@PYTHONPATH=. $(PY) -m local.mint '$(call setting,KIND,org)' --user '$(call setting,AS,alice)' \
+	  $(if $(call setting,ORG,),--org '$(call setting,ORG,)',) $(if $(call setting,SCOPES,),--scopes '$(call setting,SCOPES,)',)
+
+invoke: venv tools ## `sam local invoke` without Docker: make invoke FN=ListMembersFunction EVENT=events/list_members.json [ENV=env.json] [TOKEN=...]
+	@PYTHONPATH=. $(TOOLS_PY) -m local.invoke '$(call setting,FN,)' --event '$(call setting,EVENT,)' --app-python $(PY) \
+	  $(if $(call argument,ENV,),--env-vars '$(call argument,ENV,)',) $(if $(call setting,TOKEN,),--token '$(call setting,TOKEN,)',)
 
 bench: venv ## authorizer and operation benchmarks (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/run.py

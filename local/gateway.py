@@ -16,6 +16,7 @@ end-to-end tests fail fast if an upgrade moves them.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -32,8 +33,21 @@ from local.iam import policy_decision
 
 
 class GatewayResponded(HTTPException):
+    """API Gateway answered by itself (401, 403, 500 from the authorizer step): an outcome, not an emulator failure."""
+
     def __init__(self, response: Response):
-        super().__init__(response=response)
+        super().__init__(description="gateway response", response=response)
+
+
+class QuietGatewayResponses(logging.Filter):
+    """SAM logs an error line for every exception out of the authorizer step, our gateway responses included; a 401
+    is a normal outcome, and the request log line already says what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            str(record.msg).startswith("Lambda authorizer failed to invoke successfully")
+            and any("gateway response" in str(arg) for arg in (record.args or ()))
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,7 @@ class FaithfulApigwService(LocalApigwService):
 
     def create(self) -> None:
         super().create()
+        logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(QuietGatewayResponses())
 
         @self._app.before_request
         def preflight() -> Response | None:

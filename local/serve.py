@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from local.lifeline import follow_parent
 
@@ -33,8 +33,23 @@ DEFAULT_API_RESOURCE = "https://api.example.com/org"
 REGION = "eu-west-1"
 
 
+DEFAULT_LOGTO_PORT = 3002  # fixed, so the stand-in's issuer (and every token minted from it) survives a restart
+TRUE_WORDS, FALSE_WORDS = ("1", "yes", "true", "on"), ("", "0", "no", "false", "off")
+
+
 class StartupError(Exception):
     pass
+
+
+def yes_no(value: str) -> bool:
+    """A make-style switch (RESET=1, VERBOSE=no): the usual words for yes and no; anything else is an error, never a
+    silent yes (RESET=0 must not wipe the state)."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(TRUE_WORDS + FALSE_WORDS[1:])}, got {value!r}")
 
 
 def free_port() -> int:
@@ -141,6 +156,68 @@ def template_settings(
     return ttls, responses, preflights
 
 
+TEMPLATE = ROOT / "template.yaml"
+
+
+def template_parameters(env: dict[str, str], reauthorize_every: int = 300) -> dict[str, str]:
+    """The template's parameters for a local run, from the functions' environment (what `sam deploy` would be given)."""
+    return {
+        "LogtoEndpoint": env["LOGTO_ENDPOINT"],
+        "ApiResource": env["API_RESOURCE"],
+        "M2MSecretArn": SECRET_NAME,
+        "ReauthorizeEvery": str(reauthorize_every),
+        "CreatorRole": env["CREATOR_ROLE"],
+        "AllowedOrigins": env["ALLOWED_ORIGINS"],
+    }
+
+
+def load_stacks(parameters: dict[str, str]) -> Any:
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE), parameter_overrides=parameters)
+    return stacks
+
+
+def lambda_runner(
+    stacks: Any, app_python: str, aws_url: str, env_vars: dict[str, Any], workers: int, log: IO[str] | None
+) -> Any:
+    """SAM's own LocalLambdaRunner (function lookup, layers, environment from the template, Globals and `env_vars` in
+    `sam local invoke --env-vars` form, timeout) on the Docker-free subprocess runtime, pointed at the local AWS."""
+    from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
+    from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+
+    from local.runtime import SubprocessRuntime
+
+    runtime = SubprocessRuntime(
+        app_python,
+        extra_env={
+            "AWS_ENDPOINT_URL": aws_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_SAM_LOCAL": "true",
+        },
+        max_workers=workers,
+        log=log,
+    )
+
+    class LocalRunner(LocalLambdaRunner):
+        def get_aws_creds(self) -> dict[str, str]:
+            # SAM builds a boto3 session per invocation when no credentials are configured (~19 ms each); the
+            # functions talk to the local moto server with fixed fake credentials anyway.
+            return {"region": REGION, "key": "local", "secret": "local"}
+
+    return LocalRunner(
+        local_runtime=runtime,
+        function_provider=SamFunctionProvider(stacks),
+        cwd=str(ROOT),
+        real_path=str(ROOT),
+        aws_region=REGION,
+        env_vars_values=env_vars,
+    )
+
+
 class LocalStack:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -209,6 +286,7 @@ class LocalStack:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
         port = self.args.logto_port or free_port()
+        ensure_port_free(port, "LOGTO_PORT")
         argv = [
             self.args.app_python,
             "-m",
@@ -228,54 +306,16 @@ class LocalStack:
         return url, M2M_APP_ID, M2M_APP_SECRET
 
     def build_gateway(self, env: dict[str, str], aws_url: str) -> Any:
-        from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
         from samcli.lib.providers.api_provider import ApiProvider
-        from samcli.lib.providers.sam_function_provider import SamFunctionProvider
-        from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
         from local.gateway import FaithfulApigwService
-        from local.runtime import SubprocessRuntime
 
-        template = ROOT / "template.yaml"
-        parameters = {
-            "LogtoEndpoint": env["LOGTO_ENDPOINT"],
-            "ApiResource": env["API_RESOURCE"],
-            "M2MSecretArn": SECRET_NAME,
-            "ReauthorizeEvery": str(self.args.reauthorize_every),
-            "CreatorRole": env["CREATOR_ROLE"],
-            "AllowedOrigins": env["ALLOWED_ORIGINS"],
-        }
-        stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameters)
+        parameters = template_parameters(env, self.args.reauthorize_every)
+        stacks = load_stacks(parameters)
         log = None if self.args.verbose else open(self.data / "logs" / "functions.log", "a", buffering=1)  # noqa: SIM115
-        self.runtime = SubprocessRuntime(
-            self.args.app_python,
-            extra_env={
-                "AWS_ENDPOINT_URL": aws_url,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_SAM_LOCAL": "true",
-            },
-            max_workers=self.args.workers,
-            log=log,
-        )
-
-        class LocalRunner(LocalLambdaRunner):
-            def get_aws_creds(self) -> dict[str, str]:
-                # SAM builds a boto3 session per invocation when no credentials are configured (~19 ms each); the
-                # functions talk to the local moto server with fixed fake credentials anyway.
-                return {"region": REGION, "key": "local", "secret": "local"}
-
-        runner = LocalRunner(
-            local_runtime=self.runtime,
-            function_provider=SamFunctionProvider(stacks),
-            cwd=str(ROOT),
-            real_path=str(ROOT),
-            aws_region=REGION,
-            env_vars_values={"Parameters": env},
-        )
-        ttls, responses, preflights = template_settings(template, parameters)
+        runner = lambda_runner(stacks, self.args.app_python, aws_url, {"Parameters": env}, self.args.workers, log)
+        self.runtime = runner.local_runtime
+        ttls, responses, preflights = template_settings(TEMPLATE, parameters)
         service = FaithfulApigwService(
             api=ApiProvider(stacks, cwd=str(ROOT)).api,
             lambda_runner=runner,
@@ -289,7 +329,20 @@ class LocalStack:
         service.create()
         return service
 
+    @property
+    def run_file(self) -> Path:
+        return self.data / "run.json"
+
+    def publish(self, info: dict[str, Any]) -> None:
+        """.local/run.json: where `make token` and `make invoke` find the running stack; removed again by stop()."""
+        self.run_file.write_text(json.dumps({**info, "pid": os.getpid()}))
+
     def stop(self) -> None:
+        try:
+            if json.loads(self.run_file.read_text()).get("pid") == os.getpid():
+                self.run_file.unlink()
+        except (OSError, ValueError):
+            pass
         if self.runtime:
             self.runtime.stop()
         for proc in self.children:
@@ -394,15 +447,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--app-python", default=str(ROOT / ".venv" / "bin" / "python"))
-    parser.add_argument("--logto-port", type=int, default=int(os.environ.get("LOGTO_PORT", "0")))
+    parser.add_argument(
+        "--logto-port",
+        type=int,
+        default=int(os.environ.get("LOGTO_PORT") or DEFAULT_LOGTO_PORT),
+        help="the Logto stand-in's port (0: any free port; its issuer, and so every token, changes with the port)",
+    )
     parser.add_argument(
         "--console-port", type=int, default=int(os.environ.get("CONSOLE_PORT", "3001")), help="the demo console"
     )
     parser.add_argument("--reauthorize-every", type=int, default=int(os.environ.get("REAUTHORIZE_EVERY", "300")))
     parser.add_argument("--workers", type=int, default=4, help="warm workers per function (Lambda concurrency)")
-    parser.add_argument("--reset", action="store_true", help="start the Logto stand-in from its seed")
-    parser.add_argument("--verbose", action="store_true", help="function logs to the terminal")
-    parser.add_argument("--data", default=str(ROOT / ".local"), help="state and logs folder")
+    parser.add_argument(
+        "--reset", type=yes_no, nargs="?", const=True, default=False, help="start the Logto stand-in from its seed"
+    )
+    parser.add_argument(
+        "--verbose", type=yes_no, nargs="?", const=True, default=False, help="function logs to the terminal"
+    )
+    parser.add_argument(
+        "--data", default=os.environ.get("LOCAL_DATA") or str(ROOT / ".local"), help="state and logs folder"
+    )
     parser.add_argument(
         "--cleanup-every",
         type=float,
@@ -419,6 +483,8 @@ def main() -> None:
     try:
         if args.console_port in (args.port, args.logto_port):
             raise StartupError(f"the console port {args.console_port} is also the API's or the stand-in's port")
+        if args.logto_port == args.port:
+            raise StartupError(f"the stand-in's port {args.logto_port} (LOGTO_PORT) is also the API's port (PORT)")
         ensure_port_free(args.port)
         ensure_port_free(args.console_port, "CONSOLE_PORT")
         console_url = f"http://127.0.0.1:{args.console_port}"
@@ -452,17 +518,17 @@ def main() -> None:
         url = f"http://127.0.0.1:{args.port}"
         console_app.config["STAND_IN"] = None if external else logto_url
         threading.Thread(target=console.serve_forever, daemon=True, name="console").start()
-        (stack.data / "run.json").write_text(
-            json.dumps(
-                {
-                    "url": url,
-                    "logto": logto_url,
-                    "external": external,
-                    "apiResource": api_resource,
-                    "console": console_url,
-                    "allowedOrigins": allowed_origins,
-                }
-            )
+        stack.publish(
+            {
+                "url": url,
+                "logto": logto_url,
+                "external": external,
+                "apiResource": api_resource,
+                "console": console_url,
+                "allowedOrigins": allowed_origins,
+                "aws": aws_url,  # `make invoke` runs functions against this stack's Secrets Manager and tables
+                "functionEnv": env,  # no secrets in it: the M2M credentials live in the local Secrets Manager
+            }
         )
         print(banner(url, logto_url, external, console_url, allowed_origins), flush=True)
         server.serve_forever()

@@ -24,6 +24,8 @@ Extra, for local use only, under /__dev/:
   DELETE /__dev/faults   clear every rule and the chaos mode
   GET  /__dev/outbox     invitation e-mails Logto would have sent: [{to, invitationId, link, organizationId, at}]
   DELETE /__dev/outbox   forget them
+  POST /__dev/reset      back to the seed (users, organizations, roles, invitations, outbox); the signing keys stay,
+                         so tokens minted before still verify (`make invoke`'s event test starts each event from here)
   GET|POST /__dev/connector  {"email": false} simulates a tenant with no e-mail connector (501 connector.not_found)
   GET  /__dev/info       issuer, resources, users, organizations, applications
 
@@ -1021,6 +1023,13 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         with stats_lock:
             faults.clear()
             chaos.clear()
+        return Response(status=204)
+
+    @app.post("/__dev/reset")
+    def reset() -> Response:
+        store.reset()
+        with stats_lock:
+            outbox.clear()
         return Response(status=204)
 
     @app.get("/__dev/outbox")

@@ -151,6 +151,22 @@ class Store:
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         return self.db.execute(sql, args).fetchone()
 
+    def reset(self) -> None:
+        """Every row gone, then the seed again (the schema and the signing keys, kept elsewhere, stay)."""
+        with self.lock:
+            tables = [r[0] for r in self.q("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            self.db.execute("BEGIN")
+            try:
+                self.db.execute("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, when every table is empty
+                for table in tables:
+                    self.db.execute(f'DELETE FROM "{table}"')  # names from sqlite_master, not from a request
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.seed()
+            self.db.execute("UPDATE resources SET indicator = ? WHERE name = ?", (self.api_resource, API_RESOURCE_NAME))
+
     def seed(self) -> None:
         x = self.db.execute
         with self.lock:
