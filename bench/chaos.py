@@ -359,6 +359,10 @@ def start_stack(data: Path, port: int) -> tuple[subprocess.Popen, dict]:
             "--data",
             str(data),
             "--reset",
+            "--logto-port",
+            "0",
+            "--console-port",
+            str(free_port()),
             "--cleanup-every",
             "0",  # the clean-up runs once, after the workload, as its schedule would
         ],

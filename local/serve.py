@@ -338,6 +338,9 @@ class LocalStack:
         self.run_file.write_text(json.dumps({**info, "pid": os.getpid()}))
 
     def stop(self) -> None:
+        # Stopping is under way: a second Ctrl-C, or make's own signal arriving after ours, must not cut it short.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, signal.SIG_IGN)
         try:
             if json.loads(self.run_file.read_text()).get("pid") == os.getpid():
                 self.run_file.unlink()

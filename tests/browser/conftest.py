@@ -72,6 +72,7 @@ def stack(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "ALLOWED_ORIGINS")}
     env["PYTHONPATH"] = str(ROOT)
     argv = [str(TOOLS_PYTHON), "-m", "local.serve", "--port", str(port), "--console-port", str(console_port)]
+    argv += ["--logto-port", "0"]  # any free port: a developer's `make local` may hold the default one
     argv += ["--app-python", str(APP_PYTHON), "--data", str(data), "--reset", "--workers", "1"]
     proc = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True

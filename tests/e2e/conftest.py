@@ -115,6 +115,8 @@ def stack(tmp_path_factory):
             "--reset",
             "--workers",
             "2",
+            "--logto-port",
+            "0",  # any free port: a developer's `make local` may hold the default one
             "--console-port",
             str(_free_port()),
         ],
