@@ -4,6 +4,7 @@ quiet logs for a 401, and every file in events/ through `make invoke` with the a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -104,10 +105,8 @@ def start_make_local(data: Path, logto_port: int | None = None, reset: str = "1"
 
 def stop_everything(stack: MakeLocal) -> None:
     for pid in descendants(stack.proc.pid) | {stack.proc.pid}:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 STOPS = {
@@ -271,3 +270,26 @@ def template_value(key: str) -> str:
     match = re.search(rf"^\s+{key}: (\S+)$", (ROOT / "template.yaml").read_text(), re.MULTILINE)
     assert match
     return match.group(1)
+
+
+def test_make_invoke_without_make_local_against_your_own_logto(invoke_stack, tmp_path):
+    """LOGTO_ENDPOINT and the M2M credentials in the environment: no `make local` needed (here the stand-in plays the
+    tenant); the credentials go into a Secrets Manager of the invocation's own, never into the function's environment."""
+    from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+
+    assert requests.post(f"{invoke_stack.logto}/__dev/reset", timeout=10).status_code == 204
+    env = {
+        "LOCAL_DATA": str(tmp_path),  # no run.json there: no running stack to lean on
+        "LOGTO_ENDPOINT": invoke_stack.logto,
+        "LOGTO_M2M_APP_ID": M2M_APP_ID,
+        "LOGTO_M2M_APP_SECRET": M2M_APP_SECRET,
+        "API_RESOURCE": "https://api.example.com/org",
+    }
+    done = make_invoke(invoke_stack, "FN=ListMembersFunction", "EVENT=events/list_members.json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["statusCode"] == 200
+    assert M2M_APP_SECRET not in done.stderr + done.stdout
+    missing = make_invoke(
+        invoke_stack, "FN=ListMembersFunction", "EVENT=events/list_members.json", env={**env, "LOGTO_M2M_APP_ID": ""}
+    )
+    assert missing.returncode != 0 and "LOGTO_M2M_APP_ID" in missing.stderr

@@ -10,14 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from local.serve import yes_no
-
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def yes_no(value: str) -> bool:
+    from local.serve import yes_no as parse  # the switch make local's server applies to RESET= and VERBOSE=
+
+    return parse(value)
 
 
 def dry_run(*args: str, **env: str) -> str:
     """The recipe make would run, with the virtualenv prerequisites left out (they are not what is under test)."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("AS", "KIND", "ORG", "RESET", "ENV", "TOKEN", "MAKEFLAGS")}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("AS", "KIND", "ORG", "RESET", "ENV", "TOKEN", "MAKEFLAGS")
+    }
     done = subprocess.run(
         ["make", "-n", "--no-print-directory", "-o", "venv", "-o", "tools", *args],
         cwd=ROOT,
@@ -81,7 +87,9 @@ def test_make_invoke_takes_env_from_the_command_line_only():
 
 
 def test_make_help_lists_every_documented_target_and_expands_port():
-    done = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     documented = re.findall(r"^([a-z0-9-]+):.*## ", (ROOT / "Makefile").read_text(), re.MULTILINE)
     listed = re.findall(r"^  make (\S+)", done.stdout, re.MULTILINE)
     assert "e2e" in documented
