@@ -7,7 +7,9 @@
 - every error API Gateway itself answers uses the template's GatewayResponses bodies and headers (CORS);
 - CORS preflights: an OPTIONS on a path whose template defines one is answered 204 here, before routing and without
   the authorizer, with the template's headers and the request's Origin only when it is on the allow-list (what the
-  mock integration's mapping template does in API Gateway).
+  mock integration's mapping template does in API Gateway);
+- HTTP edges answered as API Gateway answers them, never by the emulator's web server: HEAD (or any method) a resource
+  does not define, `//` in a path, a body that is not UTF-8, many or oversized headers, an unparseable request.
 
 SAM's internals are used through protected methods, so aws-sam-cli is pinned exactly (requirements-tools.txt) and the
 end-to-end tests fail fast if an upgrade moves them.
@@ -15,12 +17,16 @@ end-to-end tests fail fast if an upgrade moves them.
 
 from __future__ import annotations
 
+import email.parser
 import json
 import logging
+import re
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from io import StringIO
+from http import HTTPStatus
+from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,7 @@ from flask import Response, request
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler
 
 from local.iam import policy_decision
 
@@ -73,14 +80,153 @@ class Preflight:
         return Response(status=204, headers=headers, mimetype="application/json")
 
 
-def _header_value(expression: str) -> str | None:
+def _header_value(expression: str, request_header: Callable[[str], str | None]) -> str | None:
     """A gateway response parameter: a 'static' value or method.request.header.<name> (absent: no header)."""
     if expression.startswith("'") and expression.endswith("'"):
         return expression[1:-1]
     prefix = "method.request.header."
     if expression.startswith(prefix):
-        return request.headers.get(expression[len(prefix) :])
+        return request_header(expression[len(prefix) :])
     raise ValueError(f"gateway response parameter not emulated: {expression}")
+
+
+def render_gateway_response(
+    responses: dict[str, dict[str, Any]],
+    kind: str,
+    message: str,
+    default_status: int,
+    request_header: Callable[[str], str | None],
+) -> tuple[int, dict[str, str], str]:
+    """Status, headers and JSON body of the template's gateway response `kind` (else DEFAULT_4XX/5XX)."""
+    spec = responses.get(kind) or responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX") or {}
+    status = int(spec.get("StatusCode") or default_status)
+    template = (spec.get("ResponseTemplates") or {}).get("application/json")
+    if template:
+        body = template.replace("$context.error.messageString", json.dumps(message)).replace(
+            "$context.error.responseType", kind
+        )
+    else:
+        body = json.dumps({"message": message})
+    headers = {}
+    for name, expression in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
+        value = _header_value(expression, request_header)
+        if value is not None:
+            headers[name] = value
+    return status, headers, body
+
+
+def merge_slashes(app: Callable[[dict[str, Any], Any], Iterable[bytes]]) -> Callable[[dict[str, Any], Any], Any]:
+    """WSGI middleware: `/a//b` is routed as `/a/b`, as API Gateway does (localstack/localstack#11253: "In the AWS
+    service, both of these work correctly"), where werkzeug's router answers a 308 HTML redirect.
+
+    Merging only drops empty segments, so a request reaches exactly the route, path parameters and authorizer check
+    (the method ARN is built from this same path) that its single-slash form reaches; `..` and `.` stay path parameter
+    values, refused by the operations' plain-id check."""
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
+        return app(environ, start_response)
+
+    return middleware
+
+
+class _AsUtf8Text:
+    """The Flask request with its body as API Gateway passes on a text (non-binary) payload: UTF-8, each invalid byte
+    sequence replaced by U+FFFD (AWS docs, "Binary media types for REST APIs": a text payload is UTF-8). SAM answers
+    502 on such a body instead."""
+
+    def __init__(self, flask_request: Any):
+        self._request = flask_request
+
+    def get_data(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._request.get_data(*args, **kwargs).decode("utf-8", "replace").encode("utf-8")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+
+# REST API quota "Total combined size of request line and header values": 10240 bytes (AWS docs, "Amazon API Gateway
+# quotas"). There is no limit on the number of headers (the 100 of http.server is http.client's _MAXHEADERS).
+REQUEST_HEAD_LIMIT = 10240
+HEAD_READ_CEILING = 1 << 20  # what is read of a request head at most (header names do not count towards AWS's limit)
+ERROR_MESSAGES = {400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+
+
+class GatewayRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler with API Gateway's limits on the request head, and the template's JSON gateway
+    responses where http.server answers a request it cannot take with an HTML page. Use FaithfulApigwService's
+    request_handler() (it carries the template's gateway responses)."""
+
+    gateway_responses: dict[str, dict[str, Any]] = {}
+
+    def parse_request(self) -> bool:
+        if not self.raw_requestline.strip():
+            return super().parse_request()  # a blank line: http.server ends the connection
+        lines, refusal = self._read_head()
+        headers = email.parser.Parser(_class=self.MessageClass).parsestr(b"".join(lines).decode("iso-8859-1"))
+        # http.server reads header lines itself, capped at 100 by a module constant of http.client; API Gateway has no
+        # such cap. So the lines were read above (and parsed as http.client.parse_headers does), and http.server gets
+        # only the Connection lines, to parse the request line and decide keep-alive as it always does (werkzeug
+        # answers Expect: 100-continue itself).
+        connection = [line for line in lines if line.partition(b":")[0].strip().lower() == b"connection"]
+        self.headers, stream = headers, self.rfile  # headers: for the CORS headers of an error on the request line
+        self.rfile = BytesIO((b"" if refusal else b"".join(connection)) + b"\r\n")
+        try:
+            parsed = super().parse_request()
+        finally:
+            self.rfile = stream
+        self.headers = headers
+        if parsed and refusal:
+            self.send_error(refusal)
+            return False
+        return parsed
+
+    def _read_head(self) -> tuple[list[bytes], int | None]:
+        """The header lines, read to the blank line; and 414/431 if the request line/head is over API Gateway's limit."""
+        request_line = len(self.raw_requestline.rstrip(b"\r\n"))
+        lines: list[bytes] = []
+        size, read = request_line, 0
+        while True:
+            line = self.rfile.readline(HEAD_READ_CEILING + 1 - read)
+            read += len(line)
+            if read > HEAD_READ_CEILING:
+                return lines, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+            if line in (b"\r\n", b"\n", b""):
+                break
+            lines.append(line)
+            size += len((line if line[:1] in (b" ", b"\t") else line.partition(b":")[2]).strip())
+        if request_line > REQUEST_HEAD_LIMIT:
+            return lines, HTTPStatus.REQUEST_URI_TOO_LONG
+        if size > REQUEST_HEAD_LIMIT:
+            return lines, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+        return lines, None
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's error answer, as the template's DEFAULT_4XX/5XX gateway response instead of an HTML page."""
+        text = ERROR_MESSAGES.get(code) or HTTPStatus(code).phrase
+        headers = getattr(self, "headers", None)
+        status, response_headers, body = render_gateway_response(
+            self.gateway_responses,
+            "DEFAULT_5XX" if code >= 500 else "DEFAULT_4XX",
+            text,
+            code,
+            lambda name: headers.get(name) if headers is not None else None,
+        )
+        self.log_error("code %d, message %s", code, message or text)
+        self.close_connection = True  # the rest of what the client sent is not read
+        self.request_version = "HTTP/1.1"  # a status line even where http.server assumed HTTP/0.9 (and sends none)
+        self.send_response(status, text)
+        self.send_header("Connection", "close")
+        for name, value in response_headers.items():
+            self.send_header(name, value)
+        encoded = body.encode("utf-8")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(encoded)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(encoded)
 
 
 class FaithfulApigwService(LocalApigwService):
@@ -100,29 +246,25 @@ class FaithfulApigwService(LocalApigwService):
 
     # -- gateway responses -----------------------------------------------------------------------------------------
     def gateway_response(self, kind: str, message: str, default_status: int) -> Response:
-        spec = (
-            self.gateway_responses.get(kind)
-            or self.gateway_responses.get("DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
-            or {}
+        status, headers, body = render_gateway_response(
+            self.gateway_responses, kind, message, default_status, request.headers.get
         )
-        status = int(spec.get("StatusCode") or default_status)
-        template = (spec.get("ResponseTemplates") or {}).get("application/json")
-        if template:
-            body = template.replace("$context.error.messageString", json.dumps(message)).replace(
-                "$context.error.responseType", kind
-            )
-        else:
-            body = json.dumps({"message": message})
-        headers = {}
-        for name, expression in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
-            value = _header_value(expression)
-            if value is not None:
-                headers[name] = value
         return Response(body, status=status, headers=headers, mimetype="application/json")
+
+    def missing_route(self) -> Response:
+        """API Gateway's answer to a path or method no resource defines, before any authorizer (AWS docs, "Gateway
+        response types": MISSING_AUTHENTICATION_TOKEN includes "the cases when the client attempts to invoke an
+        unsupported API method or resource")."""
+        return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", 403)
+
+    def request_handler(self) -> type[GatewayRequestHandler]:
+        """The request handler class to serve this API with (werkzeug's make_server(request_handler=...))."""
+        return type("ApiRequestHandler", (GatewayRequestHandler,), {"gateway_responses": self.gateway_responses})
 
     def create(self) -> None:
         super().create()
         logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(QuietGatewayResponses())
+        self._app.wsgi_app = merge_slashes(self._app.wsgi_app)
 
         @self._app.before_request
         def preflight() -> Response | None:
@@ -184,10 +326,21 @@ class FaithfulApigwService(LocalApigwService):
     def _construct_error_handling(self) -> None:
         super()._construct_error_handling()
         for code in (404, 405):
-            self._app.register_error_handler(
-                code,
-                lambda *_: self.gateway_response("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", 403),
-            )
+            self._app.register_error_handler(code, lambda *_: self.missing_route())
+
+    def _get_current_route(self, flask_request: Any) -> Any:
+        try:
+            return super()._get_current_route(flask_request)
+        except KeyError:
+            # Flask adds HEAD to every GET rule, SAM has no route for it; API Gateway does not add HEAD (a method the
+            # resource does not define is MISSING_AUTHENTICATION_TOKEN, before the authorizer).
+            raise GatewayResponded(self.missing_route()) from None
+
+    def _generate_lambda_event(self, flask_request: Any, route: Any, method: str, endpoint: str) -> dict[str, Any]:
+        try:
+            return super()._generate_lambda_event(flask_request, route, method, endpoint)
+        except UnicodeDecodeError:  # a body that is not UTF-8: passed on with U+FFFD, as API Gateway does
+            return super()._generate_lambda_event(_AsUtf8Text(flask_request), route, method, endpoint)
 
     def _valid_identity_sources(self, flask_request: Any, route: Any) -> bool:
         if not super()._valid_identity_sources(flask_request, route):

@@ -515,7 +515,9 @@ def main() -> None:
         stack.seed_aws(aws_url, app_id, app_secret)
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
         service = stack.build_gateway(env, aws_url)
-        server = make_server("127.0.0.1", args.port, service._app, threaded=True)
+        server = make_server(
+            "127.0.0.1", args.port, service._app, threaded=True, request_handler=service.request_handler()
+        )
         if args.cleanup_every > 0:
             start_cleanup_timer(service, args.cleanup_every)
         url = f"http://127.0.0.1:{args.port}"

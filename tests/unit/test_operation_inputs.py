@@ -89,6 +89,25 @@ def test_bodies_that_are_not_strict_json_objects_are_400_before_logto(handlers, 
     assert logto.stats()["management_requests"] == before
 
 
+# What API Gateway passes on for a body that is not UTF-8 (no binaryMediaTypes): each bad byte sequence as U+FFFD.
+@pytest.mark.parametrize(
+    "raw", ['{"name": "Caf\ufffd Co"}', '{"name": "x", "customData": {"\ufffd": 1}}', "\ufffd\ufffd{"]
+)
+def test_a_body_that_was_not_utf8_is_400_before_logto(handlers, logto, raw):
+    before = logto.stats()["management_requests"]
+    status, body, _ = call(handlers, "create_organization", body=raw)
+    assert status == 400 and body == {"message": "The body is not valid UTF-8 text", "code": "invalid_json"}
+    assert logto.stats()["management_requests"] == before
+
+
+def test_a_replacement_character_is_refused_as_sent_but_is_data_when_escaped():
+    with pytest.raises(BadRequest) as refused:
+        parse_object('{"name": "\ufffd"}', "application/json")
+    assert refused.value.body() == {"message": "The body is not valid UTF-8 text", "code": "invalid_json"}
+    # `\ufffd` written as an escape is valid UTF-8 text that asks for the character: the client's own choice.
+    assert parse_object('{"name": "\\ufffd"}', "application/json") == {"name": "\ufffd"}
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "", "application/jsonp"])
 def test_bodies_must_be_sent_as_application_json(handlers, logto, content_type):
     before = logto.stats()["management_requests"]

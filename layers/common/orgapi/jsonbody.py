@@ -77,6 +77,10 @@ def parse_object(raw: str | None, content_type: str | None) -> dict[str, Any]:
         raise BadRequest("A JSON body is required", code="invalid_body")
     if not is_json_media_type(content_type):
         raise UnsupportedMediaType()
+    if "\ufffd" in raw:
+        # API Gateway passes a body that is not UTF-8 on with U+FFFD for each bad byte sequence: refused here, so a
+        # mis-encoded name never lands in Logto as "Caf\ufffd".
+        raise BadRequest("The body is not valid UTF-8 text", code="invalid_json")
     try:
         data = json.loads(
             raw,
