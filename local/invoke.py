@@ -63,31 +63,30 @@ def find_function(stacks: Any, wanted: str) -> Any:
     raise InvokeError(f"no function {wanted!r} in template.yaml; functions: {names}")
 
 
+def read_json_object(path: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise InvokeError(f"cannot read {what}{path}: {error.strerror}") from None
+    except ValueError as error:
+        raise InvokeError(f"{what}{path} is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvokeError(f"{what}{path} must be a JSON object")
+    return data
+
+
 def read_event(path: str) -> dict[str, Any]:
     if not path:
         raise InvokeError("EVENT is required: make invoke FN=... EVENT=events/<name>.json (see events/README.md)")
-    try:
-        event = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise InvokeError(f"cannot read the event {path}: {error.strerror}") from None
-    except ValueError as error:
-        raise InvokeError(f"the event {path} is not JSON: {error}") from None
-    if not isinstance(event, dict):
-        raise InvokeError(f"the event {path} must be a JSON object")
-    return event
+    return read_json_object(path, "the event ")
 
 
 def read_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     """`sam local invoke --env-vars` format: {"Parameters": {...}} for every function, {"<LogicalId>": {...}} for one."""
     if not path:
         return {}
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise InvokeError(f"cannot read ENV={path}: {error.strerror}") from None
-    except ValueError as error:
-        raise InvokeError(f"ENV={path} is not JSON: {error}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+    data = read_json_object(path, "ENV=")
+    if not all(isinstance(v, dict) for v in data.values()):
         raise InvokeError(f'ENV={path} must look like {{"Parameters": {{"NAME": "value"}}, "<LogicalId>": {{...}}}}')
     return {name: {k: str(v) for k, v in values.items()} for name, values in data.items()}
 
