@@ -6,7 +6,9 @@
   python -m local.mint org --app demo-m2m-app --org demo0org0001    # a machine caller's organization token
   ... [--scopes "member:read org:update"] [--expires-in 60] [--alg RS256]
 
-Scopes are what the user's roles grant (intersected with --scopes), as Logto issues them. Prints only the token.
+Organization (org) and organization API (org-api) tokens need --org; a global API token carries none, so --org is
+refused there. Scopes are what the user's roles grant (intersected with --scopes), as Logto issues them. Prints only
+the token.
 """
 
 from __future__ import annotations
@@ -19,6 +21,22 @@ import urllib.request
 from pathlib import Path
 
 KINDS = {"org": "organization", "org-api": "organization_api", "global": "global_api"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with a kind/--org/--app combination, in words for both callers: `make token KIND= ORG=` and
+    this module's options. Checked before anything else, so the stand-in's answer never stands in for it."""
+    if args.kind in ("org", "org-api") and not args.org:
+        return f"KIND={args.kind} needs an organization: ORG=<organization id> (make token) or --org <organization id>"
+    if args.kind == "global" and args.org:
+        return (
+            "KIND=global is a global API token and carries no organization: leave out ORG (make token) or --org, "
+            "or use KIND=org-api for an organization-scoped API token"
+        )
+    if args.kind == "global" and args.app:
+        return "KIND=global is for users: an application (--app) gets org or org-api tokens"
+    return None
 
 
 def main() -> None:
@@ -27,14 +45,18 @@ def main() -> None:
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="seeded user id: alice, bob, carol, dave, erin")
     who.add_argument("--app", help="seeded M2M application id (org and org-api tokens): demo-m2m-app")
-    parser.add_argument("--org", help="organization id (org and org-api tokens)")
+    parser.add_argument("--org", help="organization id: required for org and org-api tokens, refused for global")
     parser.add_argument("--scopes", help="space-separated subset of the user's permissions to request")
     parser.add_argument("--expires-in", type=int, default=3600)
     parser.add_argument("--alg", choices=["ES384", "RS256"], default="ES384")
+    parser.add_argument("--data", default=str(ROOT / ".local"), help="`make local`'s state folder (its --data)")
     args = parser.parse_args()
-    run = Path(__file__).resolve().parent.parent / ".local" / "run.json"
+    problem = argument_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)  # a usage error, as argparse's own
     try:
-        info = json.loads(run.read_text())
+        info = json.loads((Path(args.data) / "run.json").read_text())
     except (OSError, ValueError):
         sys.exit("error: the local stack is not running; start it with `make local`")
     if info.get("external"):
