@@ -30,9 +30,18 @@ echo "[2/3] installing $total pinned $packages (first run: $estimate)" >&2
 
 # pip says "Collecting NAME..." (from an index) or "Processing /path/NAME-VERSION..." (from a local file) once per
 # package, then "Installing collected packages: ..."; everything else it prints to stdout is dropped.
+show() { if [ "$tty" = 1 ]; then printf '\r\033[K  %s' "$1" >&2; else printf '  %s\n' "$1" >&2; fi; }
+landed() { set -- "$dir"/lib/python*/site-packages/*.dist-info; if [ -e "$1" ]; then echo $#; else echo 0; fi; }
+# Then pip says nothing while it unpacks and compiles (most of the time for big sets): count what has landed.
+watch_installs() {
+  local of=$1 now last=0
+  while sleep 1 </dev/null >/dev/null 2>&1; do  # (its own fds: an orphaned sleep must hold no pipe open)
+    now=$(($(landed) - before))
+    if [ "$tty" = 1 ] || [ $((now / 10)) -gt $((last / 10)) ]; then show "[$now/$of] installed"; last=$now; fi
+  done
+}
 progress() {
-  local n=0 shown=0 line name=""
-  show() { if [ "$tty" = 1 ]; then printf '\r\033[K  %s' "$1" >&2; else printf '  %s\n' "$1" >&2; fi; }
+  local n=0 shown=0 line name="" watcher=""
   while IFS= read -r line; do
     case $line in
       "Collecting "* | "Processing "*)
@@ -43,9 +52,16 @@ progress() {
         if [ "$tty" = 1 ] || [ $((n % 10)) = 0 ]; then show "[$n/$total] $name"; shown=$n; fi ;;
       "Installing collected packages:"*)
         if [ "$tty" = 0 ] && [ "$shown" != "$n" ]; then show "[$n/$total] $name"; fi
-        show "[$n/$total] collected; installing them into $dir" ;;
+        show "[$n/$total] collected; installing them into $dir"
+        watch_installs "$n" &
+        watcher=$! ;;
     esac
   done
+  if [ -n "$watcher" ]; then
+    kill "$watcher" 2>/dev/null || true
+    wait "$watcher" 2>/dev/null || true
+    show "[$(($(landed) - before))/$n] installed"
+  fi
   if [ "$tty" = 1 ] && [ "$n" -gt 0 ]; then printf '\n' >&2; fi
 }
 
@@ -55,7 +71,9 @@ errors=$(mktemp)
 show_errors() { grep -v "^WARNING: Location '" "$errors" >&2 || true; : > "$errors"; }
 trap 'show_errors; rm -f "$errors"' EXIT
 status=0
-"$dir/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
+before=$(landed)  # pip's own
+# (unbuffered: else pip's lines reach progress() in 4 KB lumps, at the end for a small set)
+PYTHONUNBUFFERED=1 "$dir/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
   -r "$req" ${constraints:+-c "$constraints"} 2>"$errors" | progress || status=$?
 show_errors
 if [ "$status" != 0 ]; then
