@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -49,7 +50,11 @@ def main() -> None:
     parser.add_argument("--scopes", help="space-separated subset of the user's permissions to request")
     parser.add_argument("--expires-in", type=int, default=3600)
     parser.add_argument("--alg", choices=["ES384", "RS256"], default="ES384")
-    parser.add_argument("--data", default=str(ROOT / ".local"), help="`make local`'s state folder (its --data)")
+    parser.add_argument(
+        "--data",
+        default=os.environ.get("LOCAL_DATA") or str(ROOT / ".local"),
+        help="`make local`'s state folder (LOCAL_DATA)",
+    )
     args = parser.parse_args()
     problem = argument_problem(args)
     if problem:

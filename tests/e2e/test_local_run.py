@@ -149,7 +149,17 @@ def test_tokens_minted_before_a_restart_still_work_after_it(tmp_path):
     logto_port = _free_port()
     first = start_make_local(tmp_path, logto_port)
     try:
-        token = first.token(kind="organization", userId="alice", organizationId="demo0org0001")
+        # The README's command, without AS= (make predefines AS; the default user is alice all the same).
+        minted = subprocess.run(
+            ["make", "-s", "--no-print-directory", "token", "KIND=org", "ORG=demo0org0001"],
+            cwd=ROOT,
+            env=first.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert minted.returncode == 0, minted.stderr
+        token = minted.stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
         assert requests.get(f"{first.url}/organizations/demo0org0001", headers=headers, timeout=10).status_code == 200
         os.killpg(first.proc.pid, signal.SIGINT)
