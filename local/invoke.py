@@ -18,12 +18,14 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from local.lifeline import follow_parent
 from local.serve import (
     DEFAULT_API_RESOURCE,
     ROOT,
@@ -32,6 +34,7 @@ from local.serve import (
     function_env,
     lambda_runner,
     load_stacks,
+    stop_once,
     template_parameters,
 )
 
@@ -122,6 +125,8 @@ def fill_token(event: dict[str, Any], token: str | None, stack: dict[str, Any] |
         )
     words = dict(w.split("=", 1) for w in match.group(1).split() if "=" in w)
     kinds = {"org": "organization", "org-api": "organization_api", "global": "global_api"}
+    if words.get("KIND", "org") not in kinds:
+        raise InvokeError(f"the event's placeholder asks for KIND={words['KIND']}; KIND is one of {', '.join(kinds)}")
     body = {
         "kind": kinds[words.get("KIND", "org")],
         "userId": words.get("AS", "alice"),
@@ -133,6 +138,12 @@ def fill_token(event: dict[str, Any], token: str | None, stack: dict[str, Any] |
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             event["authorizationToken"] = f"Bearer {json.load(response)['token']}"
+    except urllib.error.HTTPError as error:  # the stand-in's refusal, e.g. an unknown user
+        try:
+            reason = json.load(error).get("message", error.reason)
+        except ValueError:
+            reason = error.reason
+        raise InvokeError(f"the stand-in refused the event's token (`make token {match.group(1)}`): {reason}") from None
     except (urllib.error.URLError, OSError, ValueError, KeyError):
         raise InvokeError("the Logto stand-in did not mint the event's token; is `make local` running?") from None
     return f"authorizationToken minted from the stand-in as `make token {match.group(1)}`"
@@ -228,11 +239,17 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("LOCAL_DATA") or str(ROOT / ".local"))
     args = parser.parse_args()
     args.app_python = os.path.abspath(args.app_python)
+    signal.signal(signal.SIGTERM, stop_once)
+    signal.signal(signal.SIGINT, stop_once)
+    follow_parent()  # a killed `make invoke` must not leave the invocation (and its worker) running
     try:
         sys.exit(invoke(args))
     except (InvokeError, StartupError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # the worker and any local AWS of our own are stopped by invoke()'s finally blocks
+        print("interrupted: the invocation was stopped", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 WORKER = str(Path(__file__).with_name("worker.py"))
+# Passed through from the host: what the interpreter needs to start, and what Lambda's runtime also sets (TZ, LANG).
+RUNTIME_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
 
 
 class Worker:
@@ -28,6 +30,7 @@ class Worker:
             root = os.path.abspath(layer.codeuri)
             paths += [os.path.join(root, "python"), root]
         env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
+        self.log = log
         self.proc = subprocess.Popen(
             [python, "-P", WORKER, config.name, config.handler, str(config.memory), str(config.timeout)],
             stdin=subprocess.PIPE,
@@ -46,12 +49,19 @@ class Worker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.stop()
+            # What Lambda writes to the log stream when it ends an invocation at the function's Timeout.
+            print(f"Task timed out after {timeout:.2f} seconds", file=self.log or sys.stderr, flush=True)
             return {
                 "err": {"errorMessage": f"Task timed out after {timeout:.2f} seconds", "errorType": "Sandbox.Timedout"}
             }
         line = self.proc.stdout.readline()
         if not line:
             self.stop()
+            print(
+                "Runtime exited before answering (the function's process ended)",
+                file=self.log or sys.stderr,
+                flush=True,
+            )
             return {"err": {"errorMessage": "Runtime exited", "errorType": "Runtime.ExitError"}}
         return json.loads(line)
 
@@ -77,7 +87,10 @@ class SubprocessRuntime:
         self.workers_started: Counter[str] = Counter()
 
     def _env(self, config: Any) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
+        """What a Lambda function sees: the template's environment and the runtime's own variables, nothing else of
+        the shell that started `make local` (it may hold LOGTO_M2M_APP_SECRET, which must only live in Secrets
+        Manager, and settings the deployed function would never have)."""
+        base = {k: os.environ[k] for k in RUNTIME_VARIABLES if k in os.environ}
         base.update({k: str(v) for k, v in config.env_vars.resolve().items()})
         base.update(self.extra_env)
         return base

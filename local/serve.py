@@ -41,6 +41,22 @@ class StartupError(Exception):
     pass
 
 
+def number(variable: str, low: float, high: float, kind: type = int) -> Any:
+    """An argparse type for a numeric setting (PORT=abc): one line naming the variable, never a traceback."""
+
+    def parse(value: str) -> Any:
+        try:
+            parsed = kind(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or not low <= parsed <= high:
+            described = "a port number" if variable.endswith("PORT") else f"a {kind.__name__} number"
+            raise argparse.ArgumentTypeError(f"{variable} must be {described} ({low:g}-{high:g}), got {value!r}")
+        return parsed
+
+    return parse
+
+
 def yes_no(value: str) -> bool:
     """A make-style switch (RESET=1, VERBOSE=no): the usual words for yes and no; anything else is an error, never a
     silent yes (RESET=0 must not wipe the state)."""
@@ -60,6 +76,8 @@ def free_port() -> int:
 
 def ensure_port_free(port: int, variable: str = "PORT") -> None:
     with socket.socket() as s:
+        # As the servers bind (werkzeug sets SO_REUSEADDR): a connection of the last run in TIME_WAIT is no conflict.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -218,6 +236,24 @@ def lambda_runner(
     )
 
 
+def stop_once(*_: Any) -> None:
+    """The first stop signal starts the shutdown; the ones after it (a second Ctrl-C, make's own signal following
+    ours, the lifeline's SIGTERM) are ignored, so they cannot cut the shutdown short."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def already_running(data: Path) -> dict[str, Any] | None:
+    """The stack that owns this state folder now, if one does (its run.json names a live process)."""
+    try:
+        info = json.loads((data / "run.json").read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 class LocalStack:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -338,8 +374,7 @@ class LocalStack:
         self.run_file.write_text(json.dumps({**info, "pid": os.getpid()}))
 
     def stop(self) -> None:
-        # Stopping is under way: a second Ctrl-C, or make's own signal arriving after ours, must not cut it short.
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # (see stop_once)
             signal.signal(stop_signal, signal.SIG_IGN)
         try:
             if json.loads(self.run_file.read_text()).get("pid") == os.getpid():
@@ -418,7 +453,8 @@ def allowed_origins_for(console_url: str) -> str:
     return value
 
 
-def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_origins: str) -> str:
+def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_origins: str, data: Path) -> str:
+    state = f"{data.relative_to(ROOT)}/" if data.is_relative_to(ROOT) else f"{data}/"
     lines = [
         f"Logto organization API (local) listening on {url}",
         f"Demo console: {console_url}   (CORS: ALLOWED_ORIGINS={allowed_origins or '(empty: off)'})",
@@ -428,7 +464,7 @@ def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_o
         lines += [f"Using your Logto at {logto_url}. Get tokens from your app; requests go to your tenant."]
     else:
         lines += [
-            f"Logto stand-in on {logto_url} (state in .local/, `make local RESET=1` starts fresh)",
+            f"Logto stand-in on {logto_url} (state in {state}, `make local RESET=1` starts fresh; tokens survive a restart)",
             "Seeded users: alice (admin of demo0org0001), bob (member of demo0org0001), carol (no organization),",
             "              dave (may not create organizations; invited to demo0org0001: demo0invite1),",
             "              erin (no primary e-mail).",
@@ -442,24 +478,32 @@ def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_o
             f'  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" '
             f'-d \'{{"name":"Carol Co"}}\' {url}/organizations',
         ]
-    lines += ["", "Function logs: .local/logs/functions.log   Ctrl-C stops everything."]
+    lines += ["", f"Function logs: {state}logs/functions.log   Ctrl-C stops everything."]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    # String defaults from the environment go through `type` too, so PORT=abc is the same clean error as --port abc.
+    parser.add_argument("--port", type=number("PORT", 1, 65535), default=os.environ.get("PORT", "3000"))
     parser.add_argument("--app-python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument(
         "--logto-port",
-        type=int,
-        default=int(os.environ.get("LOGTO_PORT") or DEFAULT_LOGTO_PORT),
+        type=number("LOGTO_PORT", 0, 65535),
+        default=os.environ.get("LOGTO_PORT") or str(DEFAULT_LOGTO_PORT),
         help="the Logto stand-in's port (0: any free port; its issuer, and so every token, changes with the port)",
     )
     parser.add_argument(
-        "--console-port", type=int, default=int(os.environ.get("CONSOLE_PORT", "3001")), help="the demo console"
+        "--console-port",
+        type=number("CONSOLE_PORT", 1, 65535),
+        default=os.environ.get("CONSOLE_PORT", "3001"),
+        help="the demo console",
     )
-    parser.add_argument("--reauthorize-every", type=int, default=int(os.environ.get("REAUTHORIZE_EVERY", "300")))
+    parser.add_argument(
+        "--reauthorize-every",
+        type=number("REAUTHORIZE_EVERY", 0, 3600),  # API Gateway's own limit for the authorizer cache TTL
+        default=os.environ.get("REAUTHORIZE_EVERY", "300"),
+    )
     parser.add_argument("--workers", type=int, default=4, help="warm workers per function (Lambda concurrency)")
     parser.add_argument(
         "--reset", type=yes_no, nargs="?", const=True, default=False, help="start the Logto stand-in from its seed"
@@ -472,18 +516,24 @@ def main() -> None:
     )
     parser.add_argument(
         "--cleanup-every",
-        type=float,
-        default=float(os.environ.get("CLEANUP_EVERY", "60")),
+        type=number("CLEANUP_EVERY", 0, 86400, float),
+        default=os.environ.get("CLEANUP_EVERY", "60"),
         help="seconds between runs of the scheduled clean-up function (0: only on POST /__local/cleanup)",
     )
     args = parser.parse_args()
     args.app_python = os.path.abspath(args.app_python)  # workers run with the function folder as cwd
 
     stack = LocalStack(args)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background with SIGINT ignored
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):  # SIGINT even when started in the background with it ignored
+        signal.signal(stop_signal, stop_once)
     follow_parent()  # `make local` killed without a Ctrl-C to its process group: shut down all the same
     try:
+        running = already_running(stack.data)
+        if running:
+            raise StartupError(
+                f"`make local` is already running on {running.get('url')} with this state folder ({stack.data}); "
+                "stop it first, or give this one another LOCAL_DATA"
+            )
         if args.console_port in (args.port, args.logto_port):
             raise StartupError(f"the console port {args.console_port} is also the API's or the stand-in's port")
         if args.logto_port == args.port:
@@ -535,7 +585,7 @@ def main() -> None:
                 "functionEnv": env,  # no secrets in it: the M2M credentials live in the local Secrets Manager
             }
         )
-        print(banner(url, logto_url, external, console_url, allowed_origins), flush=True)
+        print(banner(url, logto_url, external, console_url, allowed_origins, stack.data), flush=True)
         server.serve_forever()
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -303,3 +303,82 @@ def test_make_invoke_without_make_local_against_your_own_logto(invoke_stack, tmp
         invoke_stack, "FN=ListMembersFunction", "EVENT=events/list_members.json", env={**env, "LOGTO_M2M_APP_ID": ""}
     )
     assert missing.returncode != 0 and "LOGTO_M2M_APP_ID" in missing.stderr
+
+
+def test_a_second_make_local_on_the_same_state_folder_is_refused(invoke_stack):
+    """Two stacks on one folder would share the stand-in's SQLite file, and the second's run.json would hide the
+    first from `make token` and `make invoke` (and take it with it when it stops)."""
+    env = {**invoke_stack.env, "PORT": str(_free_port()), "CONSOLE_PORT": str(_free_port())}
+    env["LOGTO_PORT"] = str(_free_port())
+    done = subprocess.run(
+        ["make", "-s", "--no-print-directory", "local"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "already running on " + invoke_stack.url in done.stderr and "LOCAL_DATA" in done.stderr
+    assert json.loads((invoke_stack.data / "run.json").read_text())["url"] == invoke_stack.url  # still found
+    assert requests.get(f"{invoke_stack.url}/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "said"),
+    [
+        ("KIND=bogus AS=alice ORG=demo0org0001", "KIND is one of org, org-api, global"),
+        ("KIND=org AS=mallory ORG=demo0org0001", "the stand-in refused the event's token"),
+    ],
+)
+def test_make_invoke_says_why_a_placeholder_token_cannot_be_made(invoke_stack, tmp_path, placeholder, said):
+    event = json.loads((ROOT / "events" / "authorizer.json").read_text())
+    event["authorizationToken"] = f"Bearer <paste a token from `make token {placeholder}`>"
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    done = make_invoke(invoke_stack, "FN=AuthorizerFunction", f"EVENT={path}")
+    assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_during_make_invoke_stops_it_quietly(invoke_stack, tmp_path):
+    """A function waiting on a Logto that never answers; Ctrl-C (SIGINT to the terminal's group) ends it all."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts, never answers
+    env_file = tmp_path / "env.json"
+    endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    env_file.write_text(json.dumps({"Parameters": {"LOGTO_ENDPOINT": endpoint}}))
+    proc = subprocess.Popen(
+        [
+            "make",
+            "-s",
+            "--no-print-directory",
+            "invoke",
+            "FN=ListMembersFunction",
+            "EVENT=events/list_members.json",
+            f"ENV={env_file}",
+        ],
+        cwd=ROOT,
+        env=invoke_stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any("worker.py" in _cmdline(pid) for pid in descendants(proc.pid)):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.5)
+        processes = descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert "Traceback" not in stderr and "interrupted" in stderr, stderr
+        assert not [pid for pid in processes if alive(pid)]
+    finally:
+        silent.close()
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
