@@ -9,7 +9,8 @@
   the authorizer, with the template's headers and the request's Origin only when it is on the allow-list (what the
   mock integration's mapping template does in API Gateway);
 - HTTP edges answered as API Gateway answers them, never by the emulator's web server: HEAD (or any method) a resource
-  does not define, `//` in a path, a body that is not UTF-8, many or oversized headers, an unparseable request.
+  does not define, `//` in a path, a body that is not UTF-8 or cannot be read (malformed chunked encoding, shorter
+  than its Content-Length), many or oversized headers, an unparseable or HTTP/0.9 request.
 
 SAM's internals are used through protected methods, so aws-sam-cli is pinned exactly (requirements-tools.txt) and the
 end-to-end tests fail fast if an upgrade moves them.
@@ -33,8 +34,10 @@ from typing import Any
 from flask import Response, request
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.local_apigw_service import LocalApigwService
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.serving import WSGIRequestHandler
+from werkzeug.wsgi import get_input_stream
 
 from local.iam import policy_decision
 
@@ -132,6 +135,28 @@ def merge_slashes(app: Callable[[dict[str, Any], Any], Iterable[bytes]]) -> Call
     return middleware
 
 
+def whole_body(
+    app: Callable[[dict[str, Any], Any], Iterable[bytes]], gateway_responses: dict[str, dict[str, Any]]
+) -> Callable[[dict[str, Any], Any], Any]:
+    """WSGI middleware: the request body is read in full before routing, as API Gateway takes a request whole before
+    any authorizer or function runs. A body that cannot be read (malformed chunked encoding; a chunked body or one
+    shorter than its Content-Length, the client gone) is the 400 DEFAULT_4XX gateway response; werkzeug raised into
+    SAM's handler instead (a 502 and a traceback) or answered its HTML 400."""
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        try:
+            body = get_input_stream(environ).read()
+        except (OSError, ClientDisconnected):
+            status, headers, text = render_gateway_response(
+                gateway_responses, "DEFAULT_4XX", "Bad Request", 400, EnvironHeaders(environ).get
+            )
+            return Response(text, status=status, headers=headers, mimetype="application/json")(environ, start_response)
+        environ["wsgi.input"] = BytesIO(body)  # read again by the request as the server framed it (length or chunks)
+        return app(environ, start_response)
+
+    return middleware
+
+
 class _AsUtf8Text:
     """The Flask request with its body as API Gateway passes on a text (non-binary) payload: UTF-8, each invalid byte
     sequence replaced by U+FFFD (AWS docs, "Binary media types for REST APIs": a text payload is UTF-8). SAM answers
@@ -180,6 +205,11 @@ class GatewayRequestHandler(WSGIRequestHandler):
         self.headers = headers
         if parsed and refusal:
             self.send_error(refusal)
+            return False
+        if parsed and self.request_version == "HTTP/0.9":
+            # No version on the request line (`GET /health`, or an empty target: `GET  HTTP/1.1`), or HTTP/0.9 itself:
+            # http.server answers it the HTTP/0.9 way, a bare body without status line; API Gateway takes HTTP/1.x.
+            self.send_error(HTTPStatus.BAD_REQUEST)
             return False
         return parsed
 
@@ -264,7 +294,7 @@ class FaithfulApigwService(LocalApigwService):
     def create(self) -> None:
         super().create()
         logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(QuietGatewayResponses())
-        self._app.wsgi_app = merge_slashes(self._app.wsgi_app)
+        self._app.wsgi_app = whole_body(merge_slashes(self._app.wsgi_app), self.gateway_responses)
 
         @self._app.before_request
         def preflight() -> Response | None:

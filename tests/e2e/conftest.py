@@ -8,8 +8,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ class Stack:
     logto: str
     http: requests.Session
     management_token: str | None = None  # the tests' own M2M token (one token request, not a function's)
+    output: list[str] = field(default_factory=list)  # what the server has printed to its terminal so far, by line
 
     def token(self, kind: str, user: str, org: str | None = None, scopes: list[str] | None = None, **extra) -> str:
         body = {"kind": kind, "userId": user, "organizationId": org, **extra}
@@ -143,7 +145,14 @@ def stack(tmp_path_factory):
                 break
         except requests.ConnectionError:
             time.sleep(0.1)
-    yield Stack(info["url"], info["logto"], http)
+    stack = Stack(info["url"], info["logto"], http)
+
+    def keep_output() -> None:  # also drains the pipe, which would block the server once full
+        for line in iter(proc.stdout.readline, ""):
+            stack.output.append(line)
+
+    threading.Thread(target=keep_output, daemon=True, name="stack-output").start()
+    yield stack
     os.killpg(proc.pid, signal.SIGINT)
     try:
         proc.wait(timeout=15)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+import uuid
 from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPResponse
@@ -38,6 +40,30 @@ def send(stack, raw: bytes) -> Answer:
         response = HTTPResponse(sock, method=raw.split(b" ", 1)[0].decode("latin-1"))
         response.begin()
         return Answer(response.status, response.headers, response.read())
+
+
+def exchange(stack, raw: bytes, half_close: bool = False) -> tuple[Answer, str]:
+    """One request as `send` does (`half_close`: then the client stops sending, as one that went away midway), and
+    what the server printed while answering it, up to the end of the connection."""
+    url = urlsplit(stack.url)
+    start = len(stack.output)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(raw)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        response = HTTPResponse(sock, method=raw.split(b" ", 1)[0].decode("latin-1"))
+        response.begin()
+        answer = Answer(response.status, response.headers, response.read())
+        while sock.recv(4096):  # to the server's close: it has handled the request completely, errors included
+            pass
+    # A request after it (one no function answers), found in the output: all printed before is in stack.output now.
+    marker = f"/no-such-route?after={uuid.uuid4().hex}"
+    assert request(stack, "GET", marker).status == 404
+    deadline = time.monotonic() + 10
+    while not any(marker in line for line in stack.output[start:]):
+        assert time.monotonic() < deadline, "the server's log line for a request never came"
+        time.sleep(0.05)
+    return answer, "".join(stack.output[start:])
 
 
 def request(
@@ -181,6 +207,10 @@ def test_headers_over_the_size_limit_are_a_json_431_before_any_function(stack, s
         # Over API Gateway's 10240 bytes for the request line alone (http.server's own limit is 64 KiB).
         (b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n", 414, {"message": "URI Too Long", "code": "DEFAULT_4XX"}),
         (b"GET /health HTTP/2.0\r\n\r\n", 505, {"message": "Internal server error", "code": "internal_error"}),
+        # No HTTP version (HTTP/0.9): http.server answered a bare body, no status line; API Gateway takes HTTP/1.x.
+        (b"GET /health\r\n\r\n", 400, {"message": "Bad Request", "code": "DEFAULT_4XX"}),
+        (b"GET  HTTP/1.1\r\n\r\n", 400, {"message": "Bad Request", "code": "DEFAULT_4XX"}),  # empty target
+        (b"GET /health HTTP/0.9\r\n\r\n", 400, {"message": "Bad Request", "code": "DEFAULT_4XX"}),
     ],
 )
 def test_unparseable_requests_are_json_errors(stack, raw, status, body):
@@ -190,3 +220,51 @@ def test_unparseable_requests_are_json_errors(stack, raw, status, body):
     assert answer.json() == body
     assert_gateway_cors(stack, answer)
     assert invocations(stack) == before
+
+
+# -- a body that cannot be read: API Gateway's 400, before the authorizer; werkzeug raised into SAM (502, traceback) ----
+def patch_head(stack, token: str, framing: str) -> bytes:
+    lines = [
+        f"PATCH /organizations/{DEMO} HTTP/1.1",
+        f"Host: {urlsplit(stack.url).netloc}",
+        "Connection: close",
+        "Content-Type: application/json",
+        f"Authorization: Bearer {token}",
+        framing,
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "framing, body, half_close",
+    [
+        ("Transfer-Encoding: chunked", b"zz\r\n{}\r\n0\r\n\r\n", False),  # a chunk size that is not hex
+        ("Transfer-Encoding: chunked", b"2\r\n{}XX0\r\n\r\n", False),  # a chunk without its CRLF
+        ("Transfer-Encoding: chunked", b'10\r\n{"na', True),  # the client gone within a chunk
+        ("Transfer-Encoding: chunked", b"2\r\n{}\r\n", True),  # ... before the last chunk
+        ("Content-Length: 100", b'{"name":', True),  # ... before its Content-Length
+    ],
+    ids=["chunk-size-not-hex", "chunk-without-crlf", "chunk-cut-short", "no-last-chunk", "shorter-than-length"],
+)
+def test_a_body_that_cannot_be_read_is_a_json_400_before_any_function(stack, framing, body, half_close):
+    token = stack.token("organization", "alice", DEMO)
+    before = invocations(stack)
+    answer, printed = exchange(stack, patch_head(stack, token, framing) + body, half_close=half_close)
+    assert answer.status == 400, answer.body
+    assert answer.json() == {"message": "Bad Request", "code": "DEFAULT_4XX"}
+    assert_gateway_cors(stack, answer)
+    assert invocations(stack) == before  # neither the authorizer nor the function
+    assert "Traceback" not in printed and "ERROR in app" not in printed, printed
+
+
+def test_a_chunked_body_reaches_the_function_whole(stack):
+    # The guard on the fix above: the body is read before routing, and still reaches the function as it was sent.
+    token = stack.token("organization", "alice", DEMO)
+    before = invocations(stack)[1].get("UpdateOrganizationFunction", 0)
+    answer, printed = exchange(
+        stack, patch_head(stack, token, "Transfer-Encoding: chunked") + b"1\r\n{\r\n1\r\n}\r\n0\r\n\r\n"
+    )
+    assert answer.status == 400, answer.body  # `{}` parsed by the function: no field to change
+    assert answer.json()["code"] == "invalid_request" and "at least one of" in answer.json()["message"]
+    assert invocations(stack)[1].get("UpdateOrganizationFunction", 0) == before + 1
+    assert "Traceback" not in printed, printed
