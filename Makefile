@@ -92,7 +92,7 @@ bench: venv ## authorizer and operation benchmarks (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/run.py
 
 load: venv ## drive a running `make local` with concurrent requests (printed figures)
-	PYTHONPATH=layers/common:. $(PY) bench/load.py --url http://127.0.0.1:$(PORT)
+	PYTHONPATH=layers/common:. $(PY) bench/load.py --url "http://127.0.0.1:$$PORT"
 
 chaos: venv tools ## mixed workload through a fresh local stack at a 10 % Logto fault rate; prints the invariants (all 0)
 	PYTHONPATH=layers/common:. $(PY) bench/chaos.py $(CHAOS_ARGS)

@@ -84,14 +84,14 @@ def read_event(path: str) -> dict[str, Any]:
     return read_json_object(path, "the event ")
 
 
-def read_env_vars(path: str | None) -> dict[str, dict[str, str]]:
+def read_env_vars(path: str | None) -> dict[str, Any]:
     """`sam local invoke --env-vars` format: {"Parameters": {...}} for every function, {"<LogicalId>": {...}} for one."""
     if not path:
         return {}
     data = read_json_object(path, "ENV=")
     if not all(isinstance(v, dict) for v in data.values()):
         raise InvokeError(f'ENV={path} must look like {{"Parameters": {{"NAME": "value"}}, "<LogicalId>": {{...}}}}')
-    return {name: {k: str(v) for k, v in values.items()} for name, values in data.items()}
+    return data  # values as written: SAM's EnvironmentVariables turns them into strings as `sam local invoke` does
 
 
 def running_stack(data: Path) -> dict[str, Any] | None:

@@ -19,8 +19,13 @@ from pathlib import Path
 from typing import IO, Any
 
 WORKER = str(Path(__file__).with_name("worker.py"))
-# Passed through from the host: what the interpreter needs to start, and what Lambda's runtime also sets (TZ, LANG).
-RUNTIME_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
+# Passed through from the host: what the interpreter needs to start, what Lambda's runtime also sets (TZ, LANG), and
+# how this machine reaches the network (its CA bundle and proxies), which a real Logto over https may need.
+RUNTIME_VARIABLES = (
+    *("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT"),
+    *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+    *("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+)
 
 
 class Worker:

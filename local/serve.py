@@ -7,6 +7,7 @@ CLI's API Gateway emulator with warm subprocess workers per function. Ctrl-C sto
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -50,7 +51,7 @@ def number(variable: str, low: float, high: float, kind: type = int) -> Any:
         except ValueError:
             parsed = None
         if parsed is None or not low <= parsed <= high:
-            described = "a port number" if variable.endswith("PORT") else f"a {kind.__name__} number"
+            described = "a port number" if variable.endswith("PORT") else "a number of seconds"
             raise argparse.ArgumentTypeError(f"{variable} must be {described} ({low:g}-{high:g}), got {value!r}")
         return parsed
 
@@ -236,12 +237,28 @@ def lambda_runner(
     )
 
 
+def without_credentials(environ: Any) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in ("LOGTO_M2M_APP_ID", "LOGTO_M2M_APP_SECRET")}
+
+
 def stop_once(*_: Any) -> None:
     """The first stop signal starts the shutdown; the ones after it (a second Ctrl-C, make's own signal following
     ours, the lifeline's SIGTERM) are ignored, so they cannot cut the shutdown short."""
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def claim(data: Path) -> IO[str] | None:
+    """An exclusive lock on the state folder, held for this process's life; None when another stack holds it. The
+    kernel drops it however the holder ends (kill -9 too), and children do not inherit it (close_fds)."""
+    handle = open(data / "serve.lock", "a")  # noqa: SIM115 - held open on purpose until the process ends
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def already_running(data: Path) -> dict[str, Any] | None:
@@ -259,6 +276,7 @@ class LocalStack:
         self.args = args
         self.children: list[subprocess.Popen] = []
         self.runtime: Any = None
+        self.claim: IO[str] | None = None
         self.data = Path(args.data).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "logs").mkdir(exist_ok=True)
@@ -272,7 +290,8 @@ class LocalStack:
             stdout=subprocess.PIPE if show else self.log,
             stderr=self.log,
             start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+            # The helpers need no M2M credentials (the local Secrets Manager gets them through its API).
+            env={**without_credentials(os.environ), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
             text=bool(show),
         )
         if show:
@@ -392,6 +411,8 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.log.close()
+        if self.claim is not None:
+            self.claim.close()  # the state folder is free for the next `make local` (exit would free it too)
 
 
 def start_cleanup_timer(service: Any, every: float) -> None:
@@ -455,6 +476,8 @@ def allowed_origins_for(console_url: str) -> str:
 
 def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_origins: str, data: Path) -> str:
     state = f"{data.relative_to(ROOT)}/" if data.is_relative_to(ROOT) else f"{data}/"
+    # `make token` in another terminal finds this stack through its state folder: say which, unless it's the default.
+    make = "make" if data == ROOT / ".local" else f"LOCAL_DATA={data} make"
     lines = [
         f"Logto organization API (local) listening on {url}",
         f"Demo console: {console_url}   (CORS: ALLOWED_ORIGINS={allowed_origins or '(empty: off)'})",
@@ -472,9 +495,9 @@ def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_o
             "",
             "Try it:",
             f"  curl -s {url}/health",
-            "  TOKEN=$(make -s token KIND=org AS=alice ORG=demo0org0001)",
+            f"  TOKEN=$({make} -s token KIND=org AS=alice ORG=demo0org0001)",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {url}/organizations/demo0org0001/members',
-            "  TOKEN=$(make -s token KIND=global AS=carol)",
+            f"  TOKEN=$({make} -s token KIND=global AS=carol)",
             f'  curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" '
             f'-d \'{{"name":"Carol Co"}}\' {url}/organizations',
         ]
@@ -528,10 +551,13 @@ def main() -> None:
         signal.signal(stop_signal, stop_once)
     follow_parent()  # `make local` killed without a Ctrl-C to its process group: shut down all the same
     try:
-        running = already_running(stack.data)
-        if running:
+        # Claimed at once, not when run.json appears: two stacks starting together must not share the folder.
+        stack.claim = claim(stack.data)
+        if stack.claim is None:
+            running = already_running(stack.data)
+            where = f"already running on {running.get('url')}" if running else "already starting"
             raise StartupError(
-                f"`make local` is already running on {running.get('url')} with this state folder ({stack.data}); "
+                f"`make local` is {where} with this state folder ({stack.data}); "
                 "stop it first, or give this one another LOCAL_DATA"
             )
         if args.console_port in (args.port, args.logto_port):

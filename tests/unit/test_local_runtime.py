@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from local.runtime import SubprocessRuntime
+from local.runtime import RUNTIME_VARIABLES, SubprocessRuntime
 
 
 def test_a_function_sees_the_template_environment_not_the_shell_that_started_make_local(monkeypatch):
@@ -20,9 +20,9 @@ def test_a_function_sees_the_template_environment_not_the_shell_that_started_mak
 
     env = runtime._env(config)
 
-    assert env == {**template_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "PATH": "/usr/bin:/bin"} | {
-        k: v for k, v in env.items() if k in ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
-    }
+    passed_through = {k: v for k, v in env.items() if k in RUNTIME_VARIABLES}
+    assert env == {**template_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:1", **passed_through}
+    assert passed_through["PATH"] == "/usr/bin:/bin"
     assert "the-secret" not in env.values() and "LOGTO_M2M_APP_ID" not in env and "SOME_DEVELOPER_SETTING" not in env
 
 
@@ -104,3 +104,63 @@ def test_a_connection_of_the_last_run_in_time_wait_does_not_count_as_a_taken_por
     client.close()
     server.close()
     ensure_port_free(port)
+
+
+def test_the_machine_s_ca_bundle_and_proxies_reach_a_function(monkeypatch):
+    """A real Logto over https from behind a proxy or a company CA: what the worker needs to reach it."""
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/ca.pem")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    config = SimpleNamespace(env_vars=SimpleNamespace(resolve=dict))
+    env = SubprocessRuntime("python")._env(config)
+    assert env["SSL_CERT_FILE"] == "/etc/ssl/ca.pem" and env["HTTPS_PROXY"] == "http://proxy:3128"
+
+
+def test_make_local_s_helpers_get_no_m2m_credentials():
+    from local.serve import without_credentials
+
+    shell = {"PATH": "/bin", "LOGTO_M2M_APP_ID": "a", "LOGTO_M2M_APP_SECRET": "s", "LOGTO_ENDPOINT": "https://t"}
+    assert without_credentials(shell) == {"PATH": "/bin", "LOGTO_ENDPOINT": "https://t"}
+
+
+def test_a_state_folder_held_by_a_starting_stack_is_refused_before_anything_starts(tmp_path):
+    """The folder is claimed when a stack starts, not when it is ready (run.json), so two starting together can't
+    share it. The lock is the kernel's: it goes with its holder, kill -9 included."""
+    import fcntl
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with (tmp_path / "serve.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = subprocess.run(
+            [str(root / ".venv-tools" / "bin" / "python"), "-m", "local.serve", "--data", str(tmp_path)],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root), "PORT": "1", "CONSOLE_PORT": "2"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "is already starting with this state folder" in done.stderr and "LOCAL_DATA" in done.stderr
+
+
+def test_the_banner_tells_the_other_terminal_where_this_stack_s_state_is(tmp_path):
+    from local.serve import ROOT, banner
+
+    elsewhere = banner("http://127.0.0.1:3000", "http://127.0.0.1:3002", False, "http://c", "http://c", tmp_path)
+    assert f"TOKEN=$(LOCAL_DATA={tmp_path} make -s token KIND=org" in elsewhere
+    default = banner("http://127.0.0.1:3000", "http://127.0.0.1:3002", False, "http://c", "http://c", ROOT / ".local")
+    assert "TOKEN=$(make -s token KIND=org" in default and "state in .local/" in default
+
+
+def test_env_file_values_reach_sam_as_written_for_it_to_stringify(tmp_path):
+    """SAM's EnvironmentVariables turns null/lists into "" and true into "true" (as `sam local invoke` does); a
+    str() here had made them "None" and "True"."""
+    import json
+
+    from local.invoke import read_env_vars
+
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps({"Parameters": {"LIVE_PERMISSIONS": None, "CREATOR_ROLE": True}}))
+    assert read_env_vars(str(path)) == {"Parameters": {"LIVE_PERMISSIONS": None, "CREATOR_ROLE": True}}
