@@ -31,6 +31,7 @@ from local.serve import (
     ROOT,
     LocalStack,
     StartupError,
+    already_running,
     function_env,
     lambda_runner,
     load_stacks,
@@ -92,18 +93,6 @@ def read_env_vars(path: str | None) -> dict[str, Any]:
     if not all(isinstance(v, dict) for v in data.values()):
         raise InvokeError(f'ENV={path} must look like {{"Parameters": {{"NAME": "value"}}, "<LogicalId>": {{...}}}}')
     return data  # values as written: SAM's EnvironmentVariables turns them into strings as `sam local invoke` does
-
-
-def running_stack(data: Path) -> dict[str, Any] | None:
-    try:
-        info = json.loads((data / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(int(info.get("pid", 0)), 0)  # left behind by a stack that was killed with -9
-    except (OSError, ValueError):
-        return None
-    return info
 
 
 def fill_token(event: dict[str, Any], token: str | None, stack: dict[str, Any] | None) -> str | None:
@@ -190,11 +179,11 @@ def invoke(args: argparse.Namespace) -> int:
     event = read_event(args.event)
     env_vars = read_env_vars(args.env_vars)
     data = Path(args.data).resolve()
-    stack_info = None if os.environ.get("LOGTO_ENDPOINT") else running_stack(data)
+    stack_info: dict[str, Any] | None = None
     own: LocalStack | None = None
     if os.environ.get("LOGTO_ENDPOINT"):
         own, aws_url, env = own_aws(data, args.app_python)
-    elif stack_info is None:
+    elif (stack_info := already_running(data)) is None:  # (a run.json left by a stack killed with -9 doesn't count)
         raise InvokeError(
             "no running `make local` found: start it in another terminal (make invoke runs the function against it), "
             "or set LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE) to use your own Logto"
@@ -220,10 +209,10 @@ def invoke(args: argparse.Namespace) -> int:
             runner.local_runtime.stop()
         print(output.text, flush=True)
         try:
-            response = json.loads(output.text)
+            json.loads(output.text)
         except ValueError:
-            return 1
-        return 1 if LambdaOutputParser.is_lambda_error_response(json.dumps(response)) else 0
+            return 1  # not an answer at all
+        return 1 if LambdaOutputParser.is_lambda_error_response(output.text) else 0
     finally:
         if own is not None:
             own.stop()
