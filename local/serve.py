@@ -241,11 +241,16 @@ def without_credentials(environ: Any) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k not in ("LOGTO_M2M_APP_ID", "LOGTO_M2M_APP_SECRET")}
 
 
-def stop_once(*_: Any) -> None:
-    """The first stop signal starts the shutdown; the ones after it (a second Ctrl-C, make's own signal following
-    ours, the lifeline's SIGTERM) are ignored, so they cannot cut the shutdown short."""
+def ignore_stop_signals() -> None:
+    """Shutdown is under way: the signals after the first (a second Ctrl-C, make's own signal following ours, the
+    lifeline's SIGTERM) must not cut it short."""
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, signal.SIG_IGN)
+
+
+def stop_once(*_: Any) -> None:
+    """The handler of the first stop signal: starts the shutdown, and ignores the ones after it."""
+    ignore_stop_signals()
     raise KeyboardInterrupt
 
 
@@ -393,8 +398,7 @@ class LocalStack:
         self.run_file.write_text(json.dumps({**info, "pid": os.getpid()}))
 
     def stop(self) -> None:
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # (see stop_once)
-            signal.signal(stop_signal, signal.SIG_IGN)
+        ignore_stop_signals()
         try:
             if json.loads(self.run_file.read_text()).get("pid") == os.getpid():
                 self.run_file.unlink()
