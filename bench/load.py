@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import threading
 import time
 import uuid
@@ -31,9 +33,14 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--requests", type=int, default=1500, help="requests per concurrency level")
     parser.add_argument("--levels", default="1,4,16")
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / ".local"))
+    parser.add_argument(
+        "--data", default=os.environ.get("LOCAL_DATA") or str(Path(__file__).resolve().parent.parent / ".local")
+    )
     args = parser.parse_args()
-    run = json.loads((Path(args.data) / "run.json").read_text())
+    try:
+        run = json.loads((Path(args.data) / "run.json").read_text())
+    except (OSError, ValueError):
+        sys.exit(f"error: no running `make local` with its state in {args.data} (LOCAL_DATA); start it first")
     if run.get("external"):
         raise SystemExit("make load needs the built-in Logto stand-in (LOGTO_ENDPOINT unset)")
     logto = run["logto"]
