@@ -342,7 +342,7 @@ class LocalStack:
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
 
-    def start_logto(self, api_resource: str) -> tuple[str, str, str]:
+    def start_logto(self, api_resource: str, console_url: str) -> tuple[str, str, str]:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
         port = self.args.logto_port or free_port()
@@ -357,6 +357,8 @@ class LocalStack:
             str(self.data),
             "--api-resource",
             api_resource,
+            "--console-url",
+            console_url,
         ]
         if self.args.reset:
             argv.append("--reset")
@@ -590,7 +592,7 @@ def main() -> None:
             logto_url = os.environ["LOGTO_ENDPOINT"].rstrip("/")
             app_id, app_secret = os.environ["LOGTO_M2M_APP_ID"], os.environ["LOGTO_M2M_APP_SECRET"]
         else:
-            logto_url, app_id, app_secret = stack.start_logto(api_resource)
+            logto_url, app_id, app_secret = stack.start_logto(api_resource, console_url)
         aws_url = stack.start_moto()
         stack.seed_aws(aws_url, app_id, app_secret)
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)

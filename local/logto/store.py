@@ -106,6 +106,7 @@ USERS = [
 ]
 DEMO_ORG = "demo0org0001"
 DEMO_APP = "demo-m2m-app"
+SPA_APP = "demo-console-spa"  # local/logto/oidc.py registers its redirect URIs
 DEMO_INVITATION = "demo0invite1"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -221,6 +222,10 @@ class Store:
             x(
                 "INSERT INTO applications VALUES (?,?,?,?,?)",
                 (DEMO_APP, "Demo M2M app", "A machine caller in the demo organization", "MachineToMachine", now_ms()),
+            )
+            x(
+                "INSERT INTO applications VALUES (?,?,?,?,?)",
+                (SPA_APP, "Demo console", "The demo console: signs users in with @logto/browser", "SPA", now_ms()),
             )
             x("INSERT INTO org_applications VALUES (?,?)", (DEMO_ORG, DEMO_APP))
             x(
