@@ -576,7 +576,13 @@ def main() -> None:
         allowed_origins = allowed_origins_for(console_url)
         from werkzeug.serving import make_server
 
+        from local.console_build import BuildError, ensure_bundle
         from local.console_server import create_console_app
+
+        try:
+            ensure_bundle()  # Logto's browser SDK for the console: npm ci + esbuild on the first run, cached after
+        except BuildError as error:
+            raise StartupError(str(error)) from None
 
         # Bound before anything else picks a free port, so the stand-in can never land on the console's port.
         console_app = create_console_app(f"http://127.0.0.1:{args.port}")
@@ -604,6 +610,7 @@ def main() -> None:
             start_cleanup_timer(service, args.cleanup_every)
         url = f"http://127.0.0.1:{args.port}"
         console_app.config["STAND_IN"] = None if external else logto_url
+        console_app.config["API_RESOURCE"] = api_resource
         threading.Thread(target=console.serve_forever, daemon=True, name="console").start()
         stack.publish(
             {

@@ -37,11 +37,10 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request
 
+from local.logto.credentials import SEEDED_PASSWORD, SPA_APP_ID
 from local.logto.keys import KeyRing
-from local.logto.store import SPA_APP, Store
+from local.logto.store import Store
 
-SPA_APP_ID = SPA_APP
-SEEDED_PASSWORD = "local-demo-password"  # every seeded user's password on the stand-in's sign-in page
 ORGANIZATIONS_SCOPE = "urn:logto:scope:organizations"
 ORGANIZATION_ROLES_SCOPE = "urn:logto:scope:organization_roles"
 ORGANIZATION_RESOURCE = "urn:logto:resource:organizations"  # @logto/js ReservedResource.Organization

@@ -57,9 +57,9 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
-from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD
 from local.logto.keys import KeyRing
-from local.logto.oidc import SEEDED_PASSWORD, console_client, create_oidc
+from local.logto.oidc import console_client, create_oidc
 from local.logto.store import Store, new_id, now_ms
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from local.logto.credentials import SPA_APP_ID
+
 SCHEMA_VERSION = 2  # bump when SCHEMA changes: an older local database is discarded and re-seeded
 SCHEMA = """
 PRAGMA foreign_keys = ON;
@@ -106,7 +108,6 @@ USERS = [
 ]
 DEMO_ORG = "demo0org0001"
 DEMO_APP = "demo-m2m-app"
-SPA_APP = "demo-console-spa"  # local/logto/oidc.py registers its redirect URIs
 DEMO_INVITATION = "demo0invite1"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -225,7 +226,7 @@ class Store:
             )
             x(
                 "INSERT INTO applications VALUES (?,?,?,?,?)",
-                (SPA_APP, "Demo console", "The demo console: signs users in with @logto/browser", "SPA", now_ms()),
+                (SPA_APP_ID, "Demo console", "The demo console: signs users in with @logto/browser", "SPA", now_ms()),
             )
             x("INSERT INTO org_applications VALUES (?,?)", (DEMO_ORG, DEMO_APP))
             x(

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from local.logto.oidc import SEEDED_PASSWORD, SPA_APP_ID
+from local.logto.credentials import SEEDED_PASSWORD, SPA_APP_ID
 
 from .conftest import API_RESOURCE, DEMO, claims
 
