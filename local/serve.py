@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from local.lifeline import follow_parent
+from local.logto.credentials import SEEDED_PASSWORD
 
 if TYPE_CHECKING:
     from local.gateway import Preflight
@@ -497,6 +498,7 @@ def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_o
             "Seeded users: alice (admin of demo0org0001), bob (member of demo0org0001), carol (no organization),",
             "              dave (may not create organizations; invited to demo0org0001: demo0invite1),",
             "              erin (no primary e-mail).",
+            f"Their password on the stand-in's sign-in page (the demo console's Sign in): {SEEDED_PASSWORD}",
             f"Invitation e-mails are printed here and kept at {logto_url}/__dev/outbox.",
             "",
             "Try it:",
