@@ -42,8 +42,8 @@ def _locked() -> Iterator[None]:
 
 def _run(*argv: str) -> None:
     try:
-        # npm's progress and errors go to the terminal as they come; stdout shares it with make local's lines
-        subprocess.run(argv, cwd=SDK_DIR, check=True, stdout=sys.stdout, stderr=sys.stderr)
+        # npm's progress and errors go straight to make local's terminal (inherited), as they come
+        subprocess.run(argv, cwd=SDK_DIR, check=True)
     except subprocess.CalledProcessError as error:
         raise BuildError(f"`{' '.join(argv)}` in {SDK_DIR} failed (exit {error.returncode}); see above") from None
 
@@ -68,7 +68,8 @@ def ensure_bundle() -> Path:
                 "npm ci in local/console-sdk (@logto/browser, esbuild)",
                 flush=True,
             )
-            _run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=http")
+            # --ignore-scripts: no package runs code at install (esbuild finds its platform binary without one)
+            _run("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=http")
         print("bundling the console's Logto SDK with esbuild", flush=True)
         _run("npm", "run", "--silent", "bundle")
         stamp.write_text(digest)
