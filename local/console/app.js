@@ -294,8 +294,14 @@ async function start() {
   $('sign-out').addEventListener('click', () => guarded(() => logto.signOut(`${origin}/`)));
   if (window.location.pathname === '/callback') {
     // back from the sign-in page: the SDK trades the code for tokens, then returns to postRedirectUri
-    await guarded(() => logto.handleSignInCallback(window.location.href));
-    return;
+    try {
+      await logto.handleSignInCallback(window.location.href);
+      return;
+    } catch (err) {
+      // e.g. a refused code (reused, expired): say so, and offer Sign in again
+      logCall({ method: 'GET', path: '/callback', error: new ApiError(0, err.code ?? 'sign_in', err.message) });
+      window.history.replaceState(null, '', '/');
+    }
   }
   if (await logto.isAuthenticated()) await guarded(showSignedIn);
   onSubmit('create-org-form', () => createOrganization($('new-org-name').value));

@@ -57,7 +57,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
-from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD
+from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD, SPA_APP_ID
 from local.logto.keys import KeyRing
 from local.logto.oidc import console_client, create_oidc
 from local.logto.store import Store, new_id, now_ms
@@ -959,7 +959,7 @@ def create_app(
             user_id = str(data.get("userId"))
             if store.one("SELECT 1 FROM users WHERE id = ?", user_id) is None:
                 return _json({"message": f"unknown user {user_id!r}"}, 400)
-            subject, client_id = user_id, "local-spa"
+            subject, client_id = user_id, SPA_APP_ID  # as the console's app gets them (oidc.py)
             if kind == "global_api":
                 granted = store.global_api_scopes(user_id) | store.org_role_api_scopes(user_id, None)
             elif not org_id or not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):

@@ -112,3 +112,11 @@ def test_two_people_in_two_browsers(stack, browser):
     finally:
         for context in contexts:
             context.close()
+
+
+def test_a_callback_the_sdk_cannot_use_is_shown_and_sign_in_offered_again(stack, page: Page):
+    """No sign-in session for this callback (a stale or forged link): the page says why instead of staying blank."""
+    page.goto(f"{stack.console}/callback?code=forged&state=forged")
+    expect(page.locator("#log li.error")).to_contain_text("sign_in_session.not_found")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.url == f"{stack.console}/"
