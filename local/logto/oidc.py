@@ -114,6 +114,14 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
+def _expiry(entry: Any) -> float:
+    if isinstance(entry, dict):
+        return float(entry["expires_at"])
+    if isinstance(entry, tuple):
+        return entry[1]
+    return float(entry.expires_at)
+
+
 def _redirect(url: str, params: Mapping[str, str]) -> Response:
     # 303, as Logto answers at the end of /oidc/auth (notes/logto-observed.md)
     return redirect(f"{url}{'&' if '?' in url else '?'}{urlencode(params)}", code=303)
@@ -214,6 +222,7 @@ def create_oidc(
             return refuse("invalid_target", "resource indicator is missing, or unknown")
         uid = secrets.token_urlsafe(16)
         with state.lock:
+            forget_expired()
             state.interactions[uid] = {
                 "client": client.id,
                 "redirect_uri": redirect_uri,
@@ -227,6 +236,13 @@ def create_oidc(
         if signed_in and "login" not in args.get("prompt", "").split():
             return redirect(f"{issuer}/auth/{uid}", code=303)
         return redirect(f"/sign-in?uid={uid}", code=303)
+
+    def forget_expired() -> None:
+        """Keeps a long `make local` session's memory bounded (caller holds state.lock)."""
+        moment = now()
+        for table in (state.interactions, state.codes, state.refresh_tokens, state.opaque):
+            for key in [k for k, v in table.items() if _expiry(v) <= moment]:
+                del table[key]
 
     def interaction(uid: str) -> dict[str, Any] | None:
         found = state.interactions.get(uid)
