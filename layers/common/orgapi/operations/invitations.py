@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orgapi import changes, views
+from orgapi import audit, changes, views
 from orgapi.api import Request, Result
 from orgapi.config import invitation_link_for
 from orgapi.deadline import Deadline
@@ -71,6 +71,14 @@ def create_invitation(request: Request, services: Services) -> Result:
         payload["inviterId"] = request.caller.subject
     invitation = changes.create_invitation(services.logto, payload, request.deadline)
     request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.created",
+        request.path["organizationId"],
+        invitationId=request.audit_targets["invitationId"],
+        roleNames=request.audit_targets["roleNames"],
+    )
     result = views.invitation(invitation)
     template = services.settings.invitation_link
     if template:
@@ -112,6 +120,18 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
 
 
 def revoke_invitation(request: Request, services: Services) -> Result:
+    result = _revoke(request, services)  # every way it answers 204 is a revocation that happened
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.revoked",
+        request.path["organizationId"],
+        invitationId=request.path["invitationId"],
+    )
+    return result
+
+
+def _revoke(request: Request, services: Services) -> Result:
     invitation = _this_organizations_invitation(request, services)
     if invitation.get("status") != "Pending":
         raise _not_pending()  # revoked, accepted or expired before this request
@@ -163,5 +183,14 @@ def send_invitation_message(request: Request, services: Services) -> Result:
         # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
         # that (202, sent unknown) rather than report a failure for what may have happened.
         logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
-        return Result(202, {"sent": None, "code": api_error(failure).code})
+        return Result(
+            202, {"sent": None, "code": api_error(failure).code}
+        )  # unknown: no entry (nothing known happened)
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.message_sent",
+        request.path["organizationId"],
+        invitationId=invitation_id,
+    )
     return Result(204)

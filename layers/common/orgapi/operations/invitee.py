@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orgapi import views
+from orgapi import audit, views
 from orgapi.api import Request, Result
 from orgapi.errors import Conflict, Forbidden, NotFound
 from orgapi.logto_http import LogtoError, NoAnswer
@@ -142,6 +142,14 @@ def accept_invitation(request: Request, services: Services) -> Result:
         if not error.maybe_applied:  # refused, or never sent: nothing happened
             raise
         invitation = _settled(request, services, "Accepted", error)
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.accepted",
+        organization_id,
+        invitationId=invitation_id,
+        userIds=[user_id],
+    )
     return Result(200, views.invitation(invitation))
 
 
@@ -155,4 +163,11 @@ def decline_invitation(request: Request, services: Services) -> Result:
             raise
         # an ending status after all (Logto: 422 request.invalid_input), or a lost answer: read it back
         declined = _settled(request, services, "Revoked", None if ending and not error.maybe_applied else error)
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.declined",
+        str(invitation.get("organizationId") or ""),
+        invitationId=request.path["invitationId"],
+    )
     return Result(200, views.invitation(declined or {**invitation, "status": "Revoked"}))

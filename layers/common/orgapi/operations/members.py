@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from orgapi import changes, views
+from orgapi import audit, changes, views
 from orgapi.api import Request, Result
 from orgapi.cleanup import STRANDED_MEMBER
 from orgapi.errors import NotFound
@@ -64,6 +64,14 @@ def add_members(request: Request, services: Services) -> Result:
             stranded,
             existing_members_get_roles,
         )
+    audit.record(
+        services.audit,
+        request.caller,
+        "member.added",
+        organization_id,
+        userIds=body.userIds,
+        roleNames=[r.name for r in roles],
+    )
     return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
 
 
@@ -74,6 +82,7 @@ def remove_member(request: Request, services: Services) -> Result:
     with guarded_change(services, organization_id, user_id, catalog, request.deadline):
         request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
+    audit.record(services.audit, request.caller, "member.removed", organization_id, userIds=[user_id])
     return Result(204)
 
 
@@ -92,6 +101,14 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     with guarded_change(services, organization_id, user_id, catalog, request.deadline, orphan_check=not keeps_creator):
         request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
+    audit.record(
+        services.audit,
+        request.caller,
+        "member.roles_replaced",
+        organization_id,
+        userIds=[user_id],
+        roleNames=[r.name for r in roles],
+    )
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
 
 

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from orgapi import changes, creation, views
+from orgapi import audit, changes, creation, views
 from orgapi.api import Request, Result
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
@@ -69,6 +69,7 @@ def _create(
         deadline=deadline,
     )
     logger.info("organization_created", extra={"created_organization_id": organization["id"]})
+    audit.record(services.audit, caller, "organization.created", organization["id"])  # not on a key's replay
     return {
         **views.organization(organization),
         "organizationRoles": [{"id": creator_role.id, "name": creator_role.name}],
@@ -152,9 +153,11 @@ def update_organization(request: Request, services: Services) -> Result:
     body = request.body(UpdateOrganization)
     fields = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
     updated = changes.update_organization(services.logto, request.path["organizationId"], fields, request.deadline)
+    audit.record(services.audit, request.caller, "organization.updated", request.path["organizationId"])
     return Result(200, views.organization(updated))
 
 
 def delete_organization(request: Request, services: Services) -> Result:
     changes.delete_organization(services.logto, request.path["organizationId"], request.deadline)
+    audit.record(services.audit, request.caller, "organization.deleted", request.path["organizationId"])
     return Result(204)

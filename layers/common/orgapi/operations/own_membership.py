@@ -6,7 +6,7 @@ actions by what this service will allow now, and a caller removed since the toke
 
 from __future__ import annotations
 
-from orgapi import changes
+from orgapi import audit, changes
 from orgapi.api import Request, Result
 from orgapi.errors import Forbidden
 from orgapi.logto_http import LogtoError
@@ -44,4 +44,6 @@ def leave_organization(request: Request, services: Services) -> Result:
         except LogtoError as error:
             if error.status != 404:
                 raise  # (404: not a member any more, which is what leaving asked for)
+        else:  # (not on that 404: somebody else's change took the membership away, not this request)
+            audit.record(services.audit, request.caller, "member.left", organization_id, userIds=[user_id])
     return Result(204)
