@@ -107,7 +107,11 @@ SCHEMAS: dict[str, Any] = {
             "organizationId": {"type": "string"},
             "actor": {
                 "type": "object",
-                "properties": {"userId": NULLABLE_STRING, "applicationId": NULLABLE_STRING, "clientId": NULLABLE_STRING},
+                "properties": {
+                    "userId": NULLABLE_STRING,
+                    "applicationId": NULLABLE_STRING,
+                    "clientId": NULLABLE_STRING,
+                },
             },
             "targets": {
                 "type": "object",

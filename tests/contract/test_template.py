@@ -137,7 +137,9 @@ def test_least_privilege():
             "RunCleanupsFunction",
         }
         expected = ({"IdempotencyTable"} if uses_table else set()) | ({"CleanupTable"} if name in cleanups else set())
-        if name == "RunCleanupsFunction" or (route is not None and (route.method != "GET" or route.name == "list_audit")):
+        if name == "RunCleanupsFunction" or (
+            route is not None and (route.method != "GET" or route.name == "list_audit")
+        ):
             expected.add("AuditTable")  # writes its entries (reads them: list_audit; publishes late ones: clean-up)
         assert tables == expected, name  # only what the route table (and the clean-up design) says needs it
         assert ("CLEANUP_TABLE" in variables) == (name in cleanups), name

@@ -47,7 +47,9 @@ def build_cleanup_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         deadline = Deadline.from_context(context, default_seconds=50.0)
         result = asdict(run_pending(store, handlers, deadline))
         if shared.audit is not None:  # change events a request could not publish (orgapi.audit)
-            result["eventsPublished"], result["eventsUnpublished"] = shared.audit.publish_unpublished(deadline.remaining)
+            result["eventsPublished"], result["eventsUnpublished"] = shared.audit.publish_unpublished(
+                deadline.remaining
+            )
         return result
 
     return lambda_handler
