@@ -4,7 +4,8 @@ Run: python -m local.aws --port 5000
 
 At its front door it keeps what was put on EventBridge (the change events, orgapi.audit): `GET /__local/events` lists
 them oldest first as {source, detailType, detail}; `POST /__local/eventbridge {"fail": true}` makes every PutEvents
-fail (500 InternalFailure, nothing kept) until `{"fail": false}`, so the late publishing by the clean-up run shows.
+fail (500 InternalFailure, nothing kept) until `{"fail": false}`, so the late publishing by the clean-up run shows;
+`{"failRate": 0.1, "seed"?: 1}` fails that share of them (`make chaos`).
 
 moto's threaded server evaluates a DynamoDB condition and writes the item in separate steps, so two conditional puts
 side by side can both succeed; real DynamoDB makes each conditional write atomic (the orphan guard's lease relies on
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -41,7 +43,9 @@ class EventFrontDoor:
     """Keeps the entries of every PutEvents that reaches moto, and fails them on request (the fault switch)."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]):
-        self.app, self.events, self.fail = app, [], False
+        self.app, self.events, self.fail, self.fail_rate = app, [], False, 0.0
+        self.rng = random.Random()  # noqa: S311 - fault injection, not cryptography
+        self.failed = 0
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -56,11 +60,18 @@ class EventFrontDoor:
         if path == "/__local/eventbridge":
             if method == "POST":
                 body = _read(environ)
-                self.fail = bool(body.get("fail")) if isinstance(body, dict) else self.fail
-            return _json(start_response, "200 OK", {"fail": self.fail})
+                if isinstance(body, dict):
+                    self.fail = bool(body.get("fail"))
+                    self.fail_rate = min(1.0, max(0.0, float(body.get("failRate") or 0)))
+                    self.rng.seed(body.get("seed"))
+            state = {"fail": self.fail, **({"failRate": self.fail_rate} if self.fail_rate else {})}
+            return _json(start_response, "200 OK", {**state, **({"failed": self.failed} if self.failed else {})})
         if environ.get("HTTP_X_AMZ_TARGET") == "AWSEvents.PutEvents":
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            if self.fail:
+            with self.lock:
+                failing = self.fail or self.rng.random() < self.fail_rate
+                self.failed += failing
+            if failing:
                 error = {"__type": "InternalFailure", "message": "EventBridge is failing (local fault switch)"}
                 return _json(start_response, "500 Internal Server Error", error, "application/x-amz-json-1.1")
             environ["wsgi.input"] = BytesIO(raw)
