@@ -314,3 +314,77 @@ def test_audit_read_is_checked_live(handlers, aws):
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"action": "DROP TABLE"}])
 def test_bad_query_is_400(handlers, aws, query):
     assert audit(handlers, **query)[0] == 400
+
+
+# -- configuration and storage ---------------------------------------------------------------------------------------
+
+
+def test_entries_expire_after_the_retention_days(handlers, aws, monkeypatch):
+    monkeypatch.setenv("AUDIT_RETENTION_DAYS", "7")
+    from orgapi.services import services
+
+    services.cache_clear()
+    assert call(handlers, "update_organization", body={"name": "Kept"}, authorizer=org_context(scopes=ADMIN))[0] == 200
+    (item,) = aws.dynamodb.scan(TableName="audit")["Items"]
+    entry_time = json.loads(item["entry"]["S"])["time"]
+    from datetime import datetime
+
+    written = datetime.fromisoformat(entry_time.replace("Z", "+00:00")).timestamp()
+    assert abs(int(item["expiration"]["N"]) - (written + 7 * 86400)) <= 1
+    assert "unpublished" not in item  # published: out of the clean-up's index
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AUDIT_RETENTION_DAYS", "0"), ("AUDIT_RETENTION_DAYS", "x"), ("EVENT_BUS_NAME", "a bus"), ("AUDIT_TABLE", "a")],
+)
+def test_bad_audit_settings_fail_at_cold_start(name, value):
+    from orgapi.config import load_settings
+    from orgapi.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        load_settings({"LOGTO_ENDPOINT": "https://t.logto.app", name: value})
+
+
+def test_a_function_that_changes_something_does_not_start_without_the_audit_table(handlers, monkeypatch):
+    from orgapi.api import build_handler
+    from orgapi.errors import ConfigError
+    from orgapi.operations.organizations import update_organization
+    from orgapi.services import services
+
+    monkeypatch.delenv("AUDIT_TABLE")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "update")
+    services.cache_clear()
+    with pytest.raises(ConfigError, match="AUDIT_TABLE"):
+        build_handler("update_organization", update_organization)
+
+
+class FailingTable:
+    def put_item(self, **_):
+        raise ConnectionError("DynamoDB is down")
+
+
+def test_an_entry_that_cannot_be_stored_still_goes_out_as_an_event(handlers, aws, monkeypatch):
+    """The change happened: the answer says so, and the event carries the entry (the log line keeps it too)."""
+    from orgapi.services import services
+
+    handlers("update_organization")
+    monkeypatch.setattr(services().audit, "_dynamodb", FailingTable())
+    assert call(handlers, "update_organization", body={"name": "Y"}, authorizer=org_context(scopes=ADMIN))[0] == 200
+    (event,) = consumed(aws)
+    assert event["detail"]["action"] == "organization.updated" and "_unstored" not in event["detail"]
+
+
+def test_audit_read_is_renamed_by_permission_overrides_like_every_default():
+    from orgapi.policy import build_policy
+    from orgapi.routes import ROUTES_BY_NAME, required_permission
+    from tests.support.iam import evaluate, method_arn
+    from tests.unit.test_policy import verified
+
+    route = ROUTES_BY_NAME["list_audit"]
+    overrides = {"audit:read": "read:audit"}
+    assert route.permission == "audit:read" and required_permission(route, overrides) == "read:audit"
+    arn = method_arn("GET", "/organizations/org1abc/audit")
+    for scopes, decision in (({"read:audit"}, "allow"), ({"audit:read"}, "implicit_deny")):
+        document = build_policy(arn, verified(TokenKind.ORGANIZATION, scopes), overrides)["policyDocument"]
+        assert evaluate(document, arn) == decision, scopes
