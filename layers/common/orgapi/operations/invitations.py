@@ -183,9 +183,8 @@ def send_invitation_message(request: Request, services: Services) -> Result:
         # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
         # that (202, sent unknown) rather than report a failure for what may have happened.
         logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
-        return Result(
-            202, {"sent": None, "code": api_error(failure).code}
-        )  # unknown: no entry (nothing known happened)
+        return Result(202, {"sent": None, "code": api_error(failure).code})
+    # Sent (204): the one outcome recorded. The 202 above records nothing: nobody knows whether it went out.
     audit.record(
         services.audit,
         request.caller,
