@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = "logto-org-api/local/m2m"
 IDEMPOTENCY_TABLE = "logto-org-api-local-idempotency"
 CLEANUP_TABLE = "logto-org-api-local-cleanups"
+AUDIT_TABLE = "logto-org-api-local-audit"
+EVENT_BUS = "logto-org-api-local-changes"
 DEFAULT_API_RESOURCE = "https://api.example.com/org"
 REGION = "eu-west-1"
 
@@ -342,6 +344,9 @@ class LocalStack:
         dynamodb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
+        from local.audit_resources import create_audit_resources
+
+        create_audit_resources(dynamodb, boto3.client("events", **options), AUDIT_TABLE, EVENT_BUS)
 
     def start_logto(self, api_resource: str, console_url: str) -> tuple[str, str, str]:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
@@ -390,6 +395,7 @@ class LocalStack:
             preflights=preflights,
         )
         service.create()
+        service.aws_url = aws_url
         return service
 
     @property
@@ -462,6 +468,9 @@ def function_env(
         "INVITATION_LINK": local_invitation_link(external, console_url),
         "ALLOWED_ORIGINS": allowed_origins,
         "CLEANUP_TABLE": CLEANUP_TABLE,
+        "AUDIT_TABLE": AUDIT_TABLE,
+        "EVENT_BUS_NAME": EVENT_BUS,
+        "AUDIT_RETENTION_DAYS": os.environ.get("AUDIT_RETENTION_DAYS", "90"),
     }
     return env
 
