@@ -13,7 +13,7 @@ let resource;
 
 // The permissions this console may use. Logto puts in a token only the permissions the app asked for at sign-in
 // (among those the user's roles grant), so an app lists every one it needs here.
-const PERMISSIONS = ['org:create', 'org:update', 'org:delete', 'member:read', 'member:add', 'member:remove', 'role:assign', 'member:invite'];
+const PERMISSIONS = ['org:create', 'org:update', 'org:delete', 'member:read', 'member:add', 'member:remove', 'role:assign', 'member:invite', 'audit:read'];
 
 // A tiny element builder; text is always set as text (names and e-mails come from Logto, never as HTML).
 function h(tag, props = {}, ...children) {
