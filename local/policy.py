@@ -40,6 +40,13 @@ class Statement:
         hit = any(_action_pattern(a).fullmatch(action) for a in self.actions)
         return hit != self.not_action
 
+    def names_service(self, service: str) -> bool:
+        """Whether some action it allows belongs to `service` (dynamodb): a grant on a table needs one."""
+        if self.not_action:
+            return True
+        prefixes = (a.split(":", 1)[0] for a in self.actions)
+        return any(re.fullmatch(_wildcards(p, ".*", "."), service, re.IGNORECASE) for p in prefixes)
+
     def matches_resource(self, resource: str) -> bool:
         hit = any(resource_matches(r, resource) for r in self.resources)
         return hit != self.not_resource

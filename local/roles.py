@@ -112,8 +112,11 @@ def translate(doc: dict[str, Any], parameters: dict[str, str], region: str) -> d
     try:
         return transform(doc, parameters, NoManagedPolicies())
     except Exception as error:
-        message = " ".join(str(error).split())
-        raise RoleError(f"template.yaml does not transform as `sam deploy` would: {message}") from None
+        causes = getattr(error, "causes", None) or [error]
+        first = causes[0]
+        where = f"{first.logical_id}: " if getattr(first, "logical_id", None) else ""
+        message = " ".join(str(getattr(first, "message", first)).split())
+        raise RoleError(f"{where}SAM's transform refuses it (as `sam deploy` would): {message}") from None
 
 
 class Resolver:
@@ -344,7 +347,9 @@ def _check_environment(name: str, function: dict[str, Any], resolver: Resolver, 
             continue
         logical = found[1]
         arn = resolver.get_att(logical, "Arn")
-        if not any(s.matches_resource(arn) for s in parsed):
+        service = arn.split(":")[2]
+        # Logs and X-Ray on "*" (every role has them) are no grant on a table: the statement must be for its service.
+        if not any(s.matches_resource(arn) and s.names_service(service) for s in parsed):
             raise RoleError(
                 f"its environment names {logical} ({variable}) but its role grants nothing on it; "
                 f"add a policy for it to {name}'s Policies in template.yaml"
@@ -361,3 +366,27 @@ def install(aws_url: str, payload: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
+
+
+def main() -> None:
+    """Prints the roles the local AWS would enforce for a template (or the one line why it would refuse to start)."""
+    import argparse
+    import sys
+
+    from local.serve import DEFAULT_API_RESOURCE, REGION, SECRET_NAME, TEMPLATE, function_env, template_parameters
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    args = parser.parse_args()
+    env = function_env("http://127.0.0.1:3002", DEFAULT_API_RESOURCE, "", "http://127.0.0.1:3001")
+    secret = f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:{SECRET_NAME}-AbCdEf"
+    try:
+        roles = function_roles(args.template, {**template_parameters(env), "M2MSecretArn": secret}, env, REGION)
+    except RoleError as error:
+        print(f"error: template.yaml: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(roles, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -175,7 +175,7 @@ def template_settings(
     return ttls, responses, preflights
 
 
-TEMPLATE = ROOT / "template.yaml"
+TEMPLATE = Path(os.environ.get("LOCAL_TEMPLATE") or ROOT / "template.yaml")  # tests run modified copies
 
 
 def template_parameters(env: dict[str, str], reauthorize_every: int = 300) -> dict[str, str]:
