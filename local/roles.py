@@ -377,8 +377,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=value: more of the local functions' environment"
+    )
     args = parser.parse_args()
     env = function_env("http://127.0.0.1:3002", DEFAULT_API_RESOURCE, "", "http://127.0.0.1:3001")
+    env.update(item.split("=", 1) for item in args.env)
     secret = f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:{SECRET_NAME}-AbCdEf"
     try:
         roles = function_roles(args.template, {**template_parameters(env), "M2MSecretArn": secret}, env, REGION)
