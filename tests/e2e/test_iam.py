@@ -26,7 +26,9 @@ SECRET_READ = """        - AWSSecretsManagerGetSecretValuePolicy:
 
 
 def serve(data: Path, template: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
+    # Its roles are not the shipped template's: kept out of `make iam-report`'s usage.
+    drop = ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT", "LOCAL_IAM_USAGE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(PYTHONPATH=str(ROOT), LOCAL_TEMPLATE=str(template))
     argv = [str(TOOLS_PYTHON), "-m", "local.serve", "--app-python", str(APP_PYTHON), "--data", str(data)]
     argv += ["--port", str(_free_port()), "--reset", "--workers", "1", "--logto-port", "0"]
