@@ -72,7 +72,7 @@ def template_settings() -> tuple[str, str, dict[str, str]]:
 def sam_build(python: list[str], template: Path, build_dir: Path) -> None:
     prefix = python[:-1]  # env PYENV_VERSION=... so that sam finds python3.13
     argv = [*prefix, str(TOOLS / "sam"), "build", "--template", str(template), "--build-dir", str(build_dir)]
-    argv += ["--cached", "--cache-dir", str(build_dir.parent / f"cache-{build_dir.name}")]
+    argv += ["--cached", "--parallel", "--cache-dir", str(build_dir.parent / f"cache-{build_dir.name}")]
     print("$", " ".join(argv[len(prefix) :]), flush=True)
     done = subprocess.run(argv, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"})  # noqa: S603
     if done.returncode != 0:

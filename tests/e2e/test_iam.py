@@ -70,13 +70,18 @@ def narrowed(tmp_path_factory) -> Iterator[Stack]:
     data = folder / "data"
     proc = serve(data, template_copy(folder / "template", text))
     deadline = time.monotonic() + 90
-    while not (data / "run.json").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the narrowed stack did not start:\n{proc.stdout.read() if proc.stdout else ''}")
-        time.sleep(0.1)
-    info = json.loads((data / "run.json").read_text())
+    while True:
+        try:
+            info = json.loads((data / "run.json").read_text())  # may be seen half written: read it again then
+            break
+        except (OSError, ValueError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the narrowed stack did not start:\n{proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.1)
     stack = Stack(info["url"], info["logto"], requests.Session())
+    stack.data = data  # type: ignore[attr-defined]  # for make invoke
+    stack.template = folder / "template" / "template.yaml"  # type: ignore[attr-defined]
 
     def keep_output() -> None:
         for line in iter(proc.stdout.readline, ""):
@@ -91,10 +96,11 @@ def narrowed(tmp_path_factory) -> Iterator[Stack]:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def denial(stack: Stack, function: str, action: str) -> str:
+def denial(stack: Stack, function: str, action: str, since: int = 0) -> str:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = [line for line in stack.output if line.startswith(f"iam: AccessDenied {function} may not {action} ")]
+        prefix = f"iam: AccessDenied {function} may not {action} "
+        lines = [line for line in stack.output[since:] if line.startswith(prefix)]
         if lines:
             return lines[-1]
         time.sleep(0.05)
@@ -134,6 +140,27 @@ def test_an_explicit_deny_wins_over_the_allow(narrowed):
     assert response.status_code == 503
     line = denial(narrowed, "GetOrganizationFunction", "secretsmanager:GetSecretValue")
     assert "denied explicitly by Policies[1] Statement" in line
+
+
+def test_make_invoke_runs_the_function_as_its_role_too(narrowed):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOCAL_TEMPLATE": str(narrowed.template)}
+    env.pop("LOGTO_ENDPOINT", None)
+    argv = [
+        str(TOOLS_PYTHON),
+        "-m",
+        "local.invoke",
+        "ListOrganizationsFunction",
+        "--event",
+        "events/list_organizations.json",
+    ]
+    argv += ["--app-python", str(APP_PYTHON), "--data", str(narrowed.data)]
+    before = len(narrowed.output)
+
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert json.loads(done.stdout)["statusCode"] == 503, done.stderr
+    assert "m2m_secret_unreadable" in done.stderr  # the function's own handling of the SDK's AccessDeniedException
+    denial(narrowed, "ListOrganizationsFunction", "secretsmanager:GetSecretValue", since=before)
 
 
 def test_functions_whose_grants_were_kept_still_work(narrowed):
