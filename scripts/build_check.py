@@ -35,6 +35,12 @@ class CheckFailed(Exception):
     pass
 
 
+def template() -> dict:
+    from samcli.yamlhelper import yaml_parse
+
+    return yaml_parse((ROOT / "template.yaml").read_text())
+
+
 def python313() -> list[str] | None:
     script = [str(ROOT / "scripts" / "python.sh")]
     found = subprocess.run(script, capture_output=True, text=True).stdout.strip()  # noqa: S603 - our own script
@@ -43,11 +49,35 @@ def python313() -> list[str] | None:
     return found.split()  # "python3.13", or "env PYENV_VERSION=3.13.0 python3.13"
 
 
+# Parameter values for the import step (a cold start reads its configuration): samconfig.toml's example values.
+SAMPLE_PARAMETERS = {
+    "LogtoEndpoint": "https://your-tenant.logto.app",
+    "ApiResource": "https://api.example.com/org",
+    "M2MSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:logto-org-api/m2m-AbCdEf",
+}
+
+
+def function_environments(doc: dict) -> dict[str, dict[str, str]]:
+    """Each function's environment as deployed with the sample parameters (a stack resource's Ref: its name)."""
+    sys.path.insert(0, str(ROOT))
+    from local.serve import resolve
+
+    defaults = {k: str(v.get("Default", "")) for k, v in (doc.get("Parameters") or {}).items()}
+    values = {**defaults, **SAMPLE_PARAMETERS, **{name: f"stack-{name}" for name in doc["Resources"]}}
+    conditions = doc.get("Conditions") or {}
+    common = ((doc.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
+    environments = {}
+    for name, resource in doc["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            own = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables", {})
+            resolved = resolve({**common, **own}, values, conditions)
+            environments[name] = {k: v if isinstance(v, str) else json.dumps(v) for k, v in resolved.items()}
+    return environments
+
+
 def template_settings() -> tuple[str, str, dict[str, str]]:
     """(architecture, runtime, {LogicalId: handler}) from template.yaml's Globals and functions."""
-    from samcli.yamlhelper import yaml_parse
-
-    doc = yaml_parse((ROOT / "template.yaml").read_text())
+    doc = template()
     function_globals = (doc.get("Globals") or {}).get("Function") or {}
     architectures = {tuple(function_globals.get("Architectures", ["x86_64"]))}
     runtimes = {function_globals.get("Runtime")}
@@ -121,6 +151,7 @@ def check_imports(python: list[str], build_dir: Path, handlers: dict[str, str]) 
             source = site / package if (site / package).exists() else site / f"{package}.py"
             os.symlink(source, Path(runtime_dir) / source.name)
         failures = []
+        environments = function_environments(template())
         for name, handler in sorted(handlers.items()):
             module, _, attribute = handler.rpartition(".")
             paths = [str(build_dir / name), *(str(layer / "python") for layer in layers), runtime_dir]
@@ -132,6 +163,7 @@ def check_imports(python: list[str], build_dir: Path, handlers: dict[str, str]) 
                 "assert not outside, outside; print('ok')"
             )
             env = {
+                **environments[name],
                 "PATH": os.environ.get("PATH", ""),
                 "HOME": os.environ.get("HOME", tempfile.gettempdir()),
                 "AWS_REGION": "eu-west-1",
