@@ -171,3 +171,18 @@ def test_usage_is_recorded_once_per_call_kind_with_the_roles(tmp_path):
         ["action", "effect", "function", "resource", "stack"],
     ]
     assert lines[1]["action"] == "dynamodb:GetItem" and lines[1]["effect"] == "implicit_deny"
+
+
+def test_each_worker_signs_as_its_own_function_s_role_not_the_shared_local_key():
+    from types import SimpleNamespace
+
+    from local.runtime import SubprocessRuntime
+
+    shared = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+    runtime = SubprocessRuntime("python", extra_env=shared, function_env=role_credentials)
+    config = SimpleNamespace(name="ListMembersFunction", env_vars=SimpleNamespace(resolve=lambda: {}))
+
+    env = runtime._env(config)
+
+    assert env["AWS_ACCESS_KEY_ID"] == "role-ListMembersFunction"
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
