@@ -144,6 +144,10 @@ class Resolver:
 
     NO_VALUE = object()
 
+    def condition_holds(self, resource: dict[str, Any]) -> bool:
+        """Whether a resource with a Condition exists in this stack."""
+        return "Condition" not in resource or self.condition(resource["Condition"])
+
     def chosen(self, value: Any) -> Any:
         """The branch an Fn::If takes, left unresolved (to see which resource it names)."""
         while isinstance(value, dict) and list(value) == ["Fn::If"]:
@@ -319,14 +323,23 @@ def _role(
             sources.append(f"managed policy {arn.rsplit('/', 1)[-1]}")
     originals = (((doc["Resources"].get(name) or {}).get("Properties")) or {}).get("Policies")
     originals = originals if isinstance(originals, list) else [originals] if originals else []
-    for policy in props.get("Policies") or []:
+    documents: list[tuple[str, Any]] = []
+    for policy in resolver.resolve(props.get("Policies") or []):  # an Fn::If around a policy picks it or drops it
         index = policy.get("PolicyName", "").rsplit("Policy", 1)[-1]
         source = f"Policies[{index}]"
         if index.isdigit() and int(index) < len(originals):
             original = originals[int(index)]
             kind = next(iter(original)) if isinstance(original, dict) and len(original) == 1 else "Statement"
             source += f" {kind}" if isinstance(original, dict) else f" {original}"
-        document = resolver.resolve(policy.get("PolicyDocument"))
+        documents.append((source, policy.get("PolicyDocument")))
+    # Policies attached from outside the function (AWS::IAM::Policy / ManagedPolicy naming the role, as SAM
+    # Connectors create them) grant as much as inline ones.
+    for logical, resource in resources.items():
+        if resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            attached = (resource.get("Properties") or {}).get("Roles") or []
+            if {"Ref": found[1]} in attached and resolver.condition_holds(resource):
+                documents.append((logical, resolver.resolve(resource["Properties"].get("PolicyDocument"))))
+    for source, document in documents:
         raw = document.get("Statement") if isinstance(document, dict) else None
         for statement in [raw] if isinstance(raw, dict) else raw or []:
             parse_document({"Statement": [statement]}, source)  # refuses what cannot be evaluated

@@ -146,3 +146,57 @@ def test_a_grant_on_another_table_does_not_count_for_the_table_the_environment_n
         "error: template.yaml: RemoveMemberFunction: its environment names IdempotencyTable (IDEMPOTENCY_TABLE) but "
         "its role grants nothing on it; add a policy for it to RemoveMemberFunction's Policies in template.yaml"
     )
+
+
+AUDIT_TABLE = """
+  AuditTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+"""
+
+
+def test_a_sam_connector_grants_the_function_s_role_too(tmp_path):
+    connector = """
+  ListRolesWritesAudit:
+    Type: AWS::Serverless::Connector
+    Properties:
+      Source: {Id: ListRolesFunction}
+      Destination: {Id: AuditTable}
+      Permissions: [Write]
+"""
+    text = SHIPPED.replace("\n  ApiAccessLogGroup:\n", AUDIT_TABLE + connector + "\n  ApiAccessLogGroup:\n").replace(
+        "          POWERTOOLS_SERVICE_NAME: list_roles\n",
+        "          POWERTOOLS_SERVICE_NAME: list_roles\n          AUDIT_TABLE: !Ref AuditTable\n",
+    )
+    done = roles(tmp_path, text, "AUDIT_TABLE=logto-org-api-local-audit")
+    assert done.returncode == 0, done.stderr
+    role = json.loads(done.stdout)["roles"]["ListRolesFunction"]
+    granted = [
+        s for s, src in zip(role["statements"], role["sources"], strict=True) if "Connector" in src or "Policy" in src
+    ]
+    assert any(
+        "dynamodb:PutItem" in s["Action"]
+        and "arn:aws:dynamodb:eu-west-1:123456789012:table/logto-org-api-local-audit" in s["Resource"]
+        for s in granted
+    ), role
+
+
+def test_a_policy_under_a_false_condition_grants_nothing(tmp_path):
+    text = SHIPPED.replace("\n  ApiAccessLogGroup:\n", AUDIT_TABLE + "\n  ApiAccessLogGroup:\n").replace(
+        "          POWERTOOLS_SERVICE_NAME: list_roles\n",
+        "          POWERTOOLS_SERVICE_NAME: list_roles\n          AUDIT_TABLE: !Ref AuditTable\n",
+    )
+    text = with_policies(
+        text,
+        "ListRolesFunction",
+        "        - !If\n          - CreateM2MSecret\n          - DynamoDBWritePolicy: {TableName: !Ref AuditTable}\n"
+        "          - !Ref AWS::NoValue\n",
+    )
+    # The local stack is given an M2MSecretArn, so CreateM2MSecret is false: no grant on the table its env names.
+    assert refusal(roles(tmp_path, text, "AUDIT_TABLE=logto-org-api-local-audit")) == (
+        "error: template.yaml: ListRolesFunction: its environment names AuditTable (AUDIT_TABLE) but its role grants "
+        "nothing on it; add a policy for it to ListRolesFunction's Policies in template.yaml"
+    )
