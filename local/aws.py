@@ -26,6 +26,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from local.enforce import front_door
 from local.lifeline import follow_parent
 
 
@@ -112,7 +113,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     follow_parent()
-    app = serialized(EventFrontDoor(DomainDispatcherApplication(create_backend_app)))
+    # Each function's request is checked against its own role first (local/enforce.py).
+    app = front_door(serialized(EventFrontDoor(DomainDispatcherApplication(create_backend_app))))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"local AWS (moto) on http://127.0.0.1:{args.port}", flush=True)

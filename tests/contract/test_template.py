@@ -115,7 +115,12 @@ def test_gateway_errors_are_json_in_the_contract_shape():
 def test_runtime_layer_and_configuration():
     globals_ = TEMPLATE["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13" and globals_["Tracing"] == "Active"
-    assert set(globals_["Environment"]["Variables"]) >= CONTRACT_VARIABLES
+    # The audit trail's names go only to functions whose role may write it (make local refuses a function whose
+    # environment names a resource its role grants nothing on); every other contract variable is global.
+    per_function = {"AUDIT_TABLE", "EVENT_BUS_NAME", "AUDIT_RETENTION_DAYS"}
+    assert set(globals_["Environment"]["Variables"]) >= CONTRACT_VARIABLES - per_function
+    for name in ("CreateOrganizationFunction", "RunCleanupsFunction"):
+        assert set(FUNCTIONS[name]["Properties"]["Environment"]["Variables"]) >= per_function, name
     layer = RESOURCES["SharedLayer"]
     assert layer["Metadata"]["BuildMethod"] == globals_["Runtime"]
     assert layer["Properties"]["CompatibleArchitectures"] == globals_["Architectures"]
@@ -379,16 +384,17 @@ def test_audit_table_bus_and_their_grants():
     assert index["IndexName"] == "unpublished"
     assert RESOURCES["EventBus"]["Condition"] == "CreateEventBus"
     assert TEMPLATE["Conditions"]["CreateEventBus"] == {"Fn::Equals": [{"Ref": "EventBusName"}, ""]}
-    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["AUDIT_TABLE"] == {"Ref": "AuditTable"}
-    assert variables["EVENT_BUS_NAME"] == {"Fn::If": ["CreateEventBus", {"Ref": "EventBus"}, {"Ref": "EventBusName"}]}
     assert TEMPLATE["Parameters"]["AuditRetentionDays"]["Default"] == 90
+    bus = {"Fn::If": ["CreateEventBus", {"Ref": "EventBus"}, {"Ref": "EventBusName"}]}
     for name, function in FUNCTIONS.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
         statements = _statements(name)
         events = [s for s in statements if any(a.startswith("events:") for a in _actions(s))]
         audit = [s for s in statements if "AuditTable" in json.dumps(s["Resource"])]
         route = ROUTE_OF_FUNCTION.get(name)
         writes = route is not None and route.method != "GET"
+        if writes or name == "RunCleanupsFunction":
+            assert variables["AUDIT_TABLE"] == {"Ref": "AuditTable"} and variables["EVENT_BUS_NAME"] == bus, name
         if writes:
             assert [(_actions(s), s["Resource"]) for s in events] == [({"events:PutEvents"}, BUS_ARN)], name
             assert [_actions(s) for s in audit] == [{"dynamodb:PutItem", "dynamodb:UpdateItem"}], name
@@ -397,8 +403,10 @@ def test_audit_table_bus_and_their_grants():
             assert sorted(map(sorted, map(_actions, audit))) == [["dynamodb:Query"], ["dynamodb:UpdateItem"]]
         elif name == "ListAuditFunction":
             assert events == [] and [_actions(s) for s in audit] == [{"dynamodb:Query"}]
+            assert "EVENT_BUS_NAME" not in variables  # it reads the trail, and publishes nothing
         else:
             assert events == [] and audit == [], name  # reads never touch the trail or the bus
+            assert "AUDIT_TABLE" not in variables and "EVENT_BUS_NAME" not in variables, name
 
 
 def test_unpublished_events_raise_an_alarm():
