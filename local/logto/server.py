@@ -58,6 +58,9 @@ from local.lifeline import follow_parent
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 from local.logto.keys import KeyRing
 from local.logto.store import Store, new_id, now_ms
+from local.logto.tenant_admin_routes import Helpers
+from local.logto.tenant_admin_routes import register as register_tenant_admin
+from local.logto.tenant_seed import SEEDING, apply_description, desired_for
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -150,7 +153,7 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     @app.before_request
     def count_and_inject_faults() -> Response | None:
         path = request.path
-        if path.startswith("/__dev/"):
+        if path.startswith("/__dev/") or request.environ.get(SEEDING):
             # The dev helpers read the same SQLite connection (minting reads roles): they take the store lock too,
             # or concurrent use of the connection fails (sqlite3.InterfaceError under load, seen in make chaos).
             g.store_lock = store.lock
@@ -1085,6 +1088,13 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             }
         )
 
+    register_tenant_admin(
+        app, store, Helpers(require_m2m, body, page_params, paginated, LogtoError, _json, _guard, _str_list)
+    )
+    desired = desired_for(api_resource, management_resource)
+    store.names = {**desired.names, "admin": desired.creator_role}
+    store.apply_template = lambda: apply_description(app, desired, management_resource)
+    store.seed_if_empty()
     return app
 
 
