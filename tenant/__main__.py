@@ -109,10 +109,11 @@ def run(
         apply, check = _flag(env, "APPLY"), _flag(env, "CHECK")
         if apply and check:
             raise SetupError("APPLY=1 and CHECK=1 together: choose one")
-        description = load(Path(env["DESCRIPTION"]) if env.get("DESCRIPTION") else DESCRIPTION)
+        path = Path(env["DESCRIPTION"]) if env.get("DESCRIPTION") else DESCRIPTION
+        description = load(path)
         target = target_from(env)
         settings = load_settings({**target.env, "LOGTO_ENDPOINT": target.endpoint}, require=("API_RESOURCE",))
-        desired = resolve(description, settings)
+        desired = resolve(description, settings, str(path))
         if api is None:
             api = AdminApi(
                 transport or requests_transport(settings.logto_endpoint),

@@ -40,7 +40,7 @@ def flask_transport(client: FlaskClient, *, seeding: bool = False) -> Transport:
             query_string=params,
             json=json,
             data=form,
-            environ_base={SEEDING: True} if seeding else None,
+            environ_base={SEEDING: True} if seeding else {},
         )
         return Reply(response.status_code, dict(response.headers), response.get_json(silent=True))
 
