@@ -1,6 +1,6 @@
 """The Management API write routes `make logto-setup` uses (tenant/), served as Logto 1.42 serves them, so the stand-in
 can be set up, and checked, by the same code as a real tenant. Each route names its source in logto-io/logto
-(packages/core/src/routes/...). The list routes the service itself reads stay in server.py.
+(packages/core/src/routes/..., read at tag v1.42.0). The list routes the service itself reads stay in server.py.
 """
 
 from __future__ import annotations
@@ -69,18 +69,22 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
     # -- API resources and their permissions (resource.ts, resource.scope.ts) -----------------------------------------
     @app.post("/api/resources", endpoint="tenant_admin.create_resource")
     def create_resource() -> Response:
-        """201 with `scopes: []`; the indicator is unique per tenant (resources table index)."""
+        """201 with `scopes: []`; 422 resource.resource_identifier_in_use for an indicator the tenant has."""
         h.require_m2m()
         data = h.body()
         name, indicator = name_of(data), data.get("indicator")
         _guard(isinstance(indicator, str) and indicator != "", 'Error in key path "indicator".')
         ttl = data.get("accessTokenTtl", 3600)
         _guard(isinstance(ttl, int) and not isinstance(ttl, bool), 'Error in key path "accessTokenTtl".')
+        if store.one("SELECT 1 FROM resources WHERE indicator = ?", indicator):
+            raise LogtoError(
+                422,
+                "resource.resource_identifier_in_use",
+                f"The API identifier {indicator} is already in use.",
+                data={"indicator": indicator},
+            )
         resource_id = new_id(21)
-        try:
-            store.db.execute("INSERT INTO resources VALUES (?,?,?,?,?)", (resource_id, name, indicator, 0, ttl))
-        except sqlite3.IntegrityError:
-            raise unique_violation() from None
+        store.db.execute("INSERT INTO resources VALUES (?,?,?,?,?)", (resource_id, name, indicator, 0, ttl))
         row = store.one("SELECT * FROM resources WHERE id = ?", resource_id)
         assert row is not None
         return _json({**store.resource(row), "scopes": []}, 201)
@@ -131,7 +135,8 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
         return _json({"tenantId": "default", "id": scope_id, "name": name, "description": description}, 201)
 
     # -- an organization role's permissions (organization-role/index.ts addRelationRoutes 'scopes' and
-    # 'resource-scopes'; utils/SchemaRouter.ts: GET paginated, POST {<relation>Ids: [...]} 201, DELETE 204) ----------
+    # 'resource-scopes' with isPaginationOptional; utils/SchemaRouter.ts: POST {<relation>Ids: [...]} 201, DELETE 204,
+    # a relation that is not there 404 entity.not_found via koa-slonik-error-handler's DeletionError) ----------------
     def org_role_or_404(role_id: str) -> None:
         if not store.one("SELECT 1 FROM org_roles WHERE id = ?", role_id):
             raise not_exists("organization_roles", role_id)
@@ -139,7 +144,7 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
     def relation_routes(path: str, table: str, key: str, entity_sql: str, entity: Callable[[sqlite3.Row], Any]) -> None:
         def listed(role_id: str) -> Response:
             h.require_m2m()
-            page = h.page_params(True)
+            page = h.page_params(False)
             org_role_or_404(role_id)
             rows = store.q(entity_sql, role_id)
             return h.paginated([entity(r) for r in rows], page)
@@ -259,7 +264,8 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
 
     @app.post("/api/roles/<role_id>/scopes", endpoint="tenant_admin.add_role_scopes")
     def add_role_scopes(role_id: str) -> Response:
-        """200 with the role's scopes after the change; 422 role.scope_exists for one it holds; 404 unknown ids."""
+        """201 with the role's scopes after the change (1.42; older versions answered 200); 422 role.scope_exists for
+        one it holds (libraries/role-scope.ts validateRoleScopeAssignment); 404 unknown ids."""
         h.require_m2m()
         scope_ids = _str_list(h.body(), "scopeIds", min_items=1)
         if not store.one("SELECT 1 FROM roles WHERE id = ?", role_id):
@@ -288,7 +294,8 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
                     "createdAt": r["created_at"],
                 }
                 for r in rows
-            ]
+            ],
+            201,
         )
 
     @app.delete("/api/roles/<role_id>/scopes/<scope_id>", endpoint="tenant_admin.remove_role_scope")
