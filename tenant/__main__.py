@@ -7,6 +7,9 @@
 Reads LOGTO_ENDPOINT, LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET (a bootstrap app with Management API access), API_RESOURCE,
 PERMISSION_OVERRIDES, CREATOR_ROLE, LOGTO_MANAGEMENT_API_RESOURCE, as the service does. Without LOGTO_ENDPOINT it works
 on the running `make local`'s stand-in (LOCAL_DATA honoured) with the stand-in's own M2M app.
+Optional: SPA_REDIRECT_URIS (+ SPA_POST_SIGN_OUT_URIS, SPA_CORS_ORIGINS, SPA_NAME; space-separated) makes an SPA app and
+prints its @logto/react config; SECRET_ID makes the service's own M2M app (SERVICE_APP_NAME) with Management API
+access and writes its credentials into that Secrets Manager secret (never printed).
 Exit codes: 0 done / matches, 1 CHECK found differences or APPLY stopped half-way (rerun), 2 bad input (nothing written).
 """
 
@@ -18,11 +21,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tenant  # noqa: F401 - puts the layer (orgapi) on the path
 from orgapi.config import load_settings
 from orgapi.errors import ConfigError
 from tenant.admin_api import AdminApi, ApiFailure, SetupError, Transport, requests_transport
+from tenant.applications import apps_from, react_config
 from tenant.description import DESCRIPTION, DescriptionError, load, resolve
 from tenant.reconcile import Outcome, Reconciler
 
@@ -101,8 +106,28 @@ def report(outcome: Outcome, *, apply: bool, check: bool, out: list[str]) -> int
     return 0
 
 
+def _secrets_client(secret_id: str, env: Mapping[str, str]) -> Any:
+    """Secrets Manager, checked before anything is written: the secret must exist and be readable."""
+    import boto3
+    import botocore.exceptions
+
+    client = boto3.client("secretsmanager", region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None)
+    try:
+        client.describe_secret(SecretId=secret_id)
+    except client.exceptions.ResourceNotFoundException:
+        raise SetupError(f"SECRET_ID: no secret {secret_id} (the stack's M2MSecretArn output names it)") from None
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise SetupError(f"SECRET_ID: cannot read secret {secret_id} ({type(exc).__name__})") from None
+    return client
+
+
 def run(
-    env: Mapping[str, str], *, transport: Transport | None = None, api: AdminApi | None = None, out: list[str]
+    env: Mapping[str, str],
+    *,
+    transport: Transport | None = None,
+    api: AdminApi | None = None,
+    secrets_client: Any = None,
+    out: list[str],
 ) -> int:
     """The whole command; `transport`/`api` let tests drive the stand-in in-process. Lines go to `out`."""
     try:
@@ -121,20 +146,27 @@ def run(
                 target.app_secret,
                 settings.management_api_resource,
             )
+        apps = apps_from(env)
+        secrets_client = secrets_client or (_secrets_client(apps.secret_id, env) if apps.secret_id else None)
         api.sign_in()
         out.append(
             f"Logto {settings.logto_endpoint}, API_RESOURCE {desired.indicator}, CREATOR_ROLE {desired.creator_role}"
         )
         # A plan first, whatever the mode: a failure while reading writes nothing.
-        outcome = Reconciler(api, desired, apply=False).run()
+        outcome = Reconciler(api, desired, apply=False, apps=apps, secrets_client=secrets_client).run()
         if apply and outcome.changes:
             try:
-                outcome = Reconciler(api, desired, apply=True).run()
+                outcome = Reconciler(api, desired, apply=True, apps=apps, secrets_client=secrets_client).run()
             except (ApiFailure, SetupError) as exc:
                 out.append(f"error: stopped half-way ({exc}); run APPLY=1 again to finish")
                 return 1
             outcome.dangers = [line for line in outcome.dangers if "(APPLY removes it)" not in line]
-        return report(outcome, apply=apply, check=check, out=out)
+        code = report(outcome, apply=apply, check=check, out=out)
+        if apps.spa and not check:
+            out.extend(
+                react_config(settings.logto_endpoint, outcome.spa_id, desired.indicator, list(desired.permissions))
+            )
+        return code
     except (SetupError, DescriptionError, ConfigError) as exc:
         out.append(f"error: {exc}")
         return 2

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tenant.admin_api import AdminApi
+from tenant.applications import AppsSpec, reconcile_service_app, reconcile_spa, write_secret
 from tenant.description import Desired
 
 
@@ -29,6 +30,7 @@ class Outcome:
     changes: list[str] = field(default_factory=list)  # one line per write (sent, or that would be sent)
     dangers: list[str] = field(default_factory=list)  # configurations that give or break access silently
     manual: list[str] = field(default_factory=list)  # differences APPLY cannot fix (a role's type)
+    spa_id: str | None = None
 
 
 @dataclass
@@ -40,11 +42,20 @@ class _Role:
 
 
 class Reconciler:
-    def __init__(self, api: AdminApi, desired: Desired, *, apply: bool):
+    def __init__(
+        self,
+        api: AdminApi,
+        desired: Desired,
+        *,
+        apply: bool,
+        apps: AppsSpec | None = None,
+        secrets_client: Any = None,
+    ):
         self.api, self.desired, self.apply = api, desired, apply
+        self.apps, self.secrets_client = apps, secrets_client
         self.outcome = Outcome()
 
-    def _write(self, text: str, method: str, path: str, body: Any = None) -> Any:
+    def write(self, text: str, method: str, path: str, body: Any = None) -> Any:
         self.outcome.changes.append(text)
         return self.api.write(method, path, body) if self.apply else None
 
@@ -52,7 +63,7 @@ class Reconciler:
         d = self.desired
         resource = next((r for r in self.api.all("/resources") if r.get("indicator") == d.indicator), None)
         if resource is None:
-            created = self._write(
+            created = self.write(
                 f'create API resource "{d.api_name}" ({d.indicator})',
                 "POST",
                 "/resources",
@@ -68,6 +79,11 @@ class Reconciler:
         for name, spec in d.organization_roles.items():
             self._organization_role(name, spec, roles.get(name), api_scopes, organization_scopes)
         self._global_roles(resource_id, api_scopes)
+        if self.apps and self.apps.spa:
+            self.outcome.spa_id = reconcile_spa(self, self.apps.spa)
+        if self.apps and self.apps.service_app and self.apps.secret_id:
+            app_id = reconcile_service_app(self, self.apps.service_app)
+            write_secret(self, app_id, self.apps.service_app, self.apps.secret_id, self.secrets_client)
         return self.outcome
 
     # -- permissions ---------------------------------------------------------------------------------------------------
@@ -77,7 +93,7 @@ class Reconciler:
         )
         for name, text in self.desired.permissions.items():
             if name not in scopes:
-                made = self._write(
+                made = self.write(
                     f"create permission {name} of {self.desired.indicator}",
                     "POST",
                     f"/resources/{_id(resource_id or '')}/scopes",
@@ -90,7 +106,7 @@ class Reconciler:
         scopes = {s["name"]: s["id"] for s in self.api.all("/organization-scopes")}
         for name, text in self.desired.permissions.items():
             if name not in scopes:
-                made = self._write(
+                made = self.write(
                     f"create organization permission {name}",
                     "POST",
                     "/organization-scopes",
@@ -145,7 +161,7 @@ class Reconciler:
         organization_scopes: dict[str, str],
     ) -> None:
         if role is None:
-            made = self._write(
+            made = self.write(
                 f"create organization role {name} ({spec.type})",
                 "POST",
                 "/organization-roles",
@@ -163,7 +179,7 @@ class Reconciler:
         ours = set(self.desired.permissions)
         add = sorted(spec.organization_permissions - set(role.organization))
         if add:
-            self._write(
+            self.write(
                 f"give organization role {name} organization permissions: {', '.join(add)}",
                 "POST",
                 f"{path}/scopes",
@@ -171,20 +187,20 @@ class Reconciler:
             )
         add = sorted(spec.api_permissions - set(role.api))
         if add:
-            self._write(
+            self.write(
                 f"give organization role {name} API permissions: {', '.join(add)}",
                 "POST",
                 f"{path}/resource-scopes",
                 {"scopeIds": [api_scopes[p] for p in add]},
             )
         for permission in sorted((set(role.organization) & ours) - spec.organization_permissions):
-            self._write(
+            self.write(
                 f"take organization permission {permission} from organization role {name}",
                 "DELETE",
                 f"{path}/scopes/{_id(role.organization[permission])}",
             )
         for permission in sorted((set(role.api) & ours) - spec.api_permissions):
-            self._write(
+            self.write(
                 f"take API permission {permission} from organization role {name}",
                 "DELETE",
                 f"{path}/resource-scopes/{_id(role.api[permission])}",
@@ -200,7 +216,7 @@ class Reconciler:
             role = existing.get(name)
             held: dict[str, str] = {}
             if role is None:
-                made = self._write(
+                made = self.write(
                     f"create global role {name}",
                     "POST",
                     "/roles",
@@ -220,14 +236,14 @@ class Reconciler:
                 }
             add = sorted(spec.api_permissions - set(held))
             if add:
-                self._write(
+                self.write(
                     f"give global role {name} API permissions: {', '.join(add)}",
                     "POST",
                     f"/roles/{_id(role_id)}/scopes",
                     {"scopeIds": [api_scopes[p] for p in add]},
                 )
             for permission in sorted((set(held) & ours) - spec.api_permissions):
-                self._write(
+                self.write(
                     f"take API permission {permission} from global role {name}",
                     "DELETE",
                     f"/roles/{_id(role_id)}/scopes/{_id(held[permission])}",

@@ -55,6 +55,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
+from local.logto.application_routes import register as register_applications
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 from local.logto.keys import KeyRing
 from local.logto.store import Store, new_id, now_ms
@@ -1088,9 +1089,9 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             }
         )
 
-    register_tenant_admin(
-        app, store, Helpers(require_m2m, body, page_params, paginated, LogtoError, _json, _guard, _str_list)
-    )
+    helpers = Helpers(require_m2m, body, page_params, paginated, LogtoError, _json, _guard, _str_list)
+    register_tenant_admin(app, store, helpers)
+    register_applications(app, store, helpers)
     desired = desired_for(api_resource, management_resource)
     store.names = {**desired.names, "admin": desired.creator_role}
     store.apply_template = lambda: apply_description(app, desired, management_resource)

@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS invitation_roles (invitation_id TEXT REFERENCES invit
 API_RESOURCE_NAME = "Organization API"  # tenant/description.yaml apiResource.name
 OTHER_RESOURCE = ("Other API", "https://other.example.com/api")  # same scope names, another resource: a trap
 MANAGEMENT_RESOURCE_ID = "management-api"  # the id Logto OSS gives its own Management API resource
+MANAGEMENT_SCOPE_ID, MANAGEMENT_ROLE_ID = "management-api-all", "management-api-access"
+MANAGEMENT_ROLE = "Logto Management API access"
 # The API resource, its permissions, the organization permissions, `admin` (CREATOR_ROLE), `member` and the global role
 # `creator` come from tenant/description.yaml (tenant_seed.py). What follows is local only, on top of it.
 # member:read of the description's `member` role, plus org:create of ANOTHER resource: only a service that ignores the
@@ -170,8 +172,14 @@ class Store:
             )
             x(
                 "INSERT INTO scopes VALUES (?,?,?,?,?)",
-                (new_id(), MANAGEMENT_RESOURCE_ID, "all", "Default scope for Management API", now_ms()),
+                (MANAGEMENT_SCOPE_ID, MANAGEMENT_RESOURCE_ID, "all", "Default scope for Management API", now_ms()),
             )
+            # The machine role every tenant has for it (what the Console's "Logto Management API access" is)
+            x(
+                "INSERT INTO roles VALUES (?,?,?,?,?)",
+                (MANAGEMENT_ROLE_ID, MANAGEMENT_ROLE, MANAGEMENT_ROLE, "MachineToMachine", 0),
+            )
+            x("INSERT INTO roles_scopes VALUES (?,?)", (MANAGEMENT_ROLE_ID, MANAGEMENT_SCOPE_ID))
             x("COMMIT")
             self.apply_template()
             x("BEGIN")

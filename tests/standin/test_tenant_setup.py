@@ -53,7 +53,7 @@ def fresh(logto, store):
     stand-in's users and organizations stay; they are not the setup's business)."""
     store.db.execute("DELETE FROM org_roles")
     store.db.execute("DELETE FROM org_scopes")
-    store.db.execute("DELETE FROM roles")
+    store.db.execute("DELETE FROM roles WHERE type = 'User'")
     store.db.execute("DELETE FROM resources WHERE id != 'management-api'")
     return logto
 
@@ -392,3 +392,107 @@ def test_without_an_endpoint_it_sets_up_the_running_make_local(logto, tmp_path):
     out = []
     assert run({"LOCAL_DATA": str(tmp_path / "none")}, transport=counting, out=out) == 2
     assert out[0].startswith("error: LOGTO_ENDPOINT is not set and no `make local` runs on")
+
+
+# -- optional applications: the SPA and the service's M2M app with its secret ------------------------------------------
+SPA = {"SPA_REDIRECT_URIS": "https://app.example.com/callback", "SPA_CORS_ORIGINS": "https://app.example.com"}
+
+
+def test_an_spa_is_made_from_variables_and_its_react_config_printed(logto):
+    code, out, counting = setup(logto, **SPA)
+    assert code == 0 and counting.writes == []
+    assert (
+        "  plan: would create SPA application 'Organization console' (redirect URIs https://app.example.com/callback)"
+        in out
+    )
+    assert '    appId: /* made by APPLY=1 */ "",' in out
+    code, out, counting = setup(logto, APPLY="1", **SPA)
+    assert code == 0 and len(counting.writes) == 1
+    spa = next(a for a in logto.api("GET", "/applications", query_string={"types": "SPA"}).get_json())
+    assert spa["oidcClientMetadata"]["redirectUris"] == ["https://app.example.com/callback"]
+    assert spa["customClientMetadata"]["corsAllowedOrigins"] == ["https://app.example.com"]
+    block = out[out.index("@logto/react config (import { UserScope } from '@logto/react'):") :]
+    assert f'    appId: "{spa["id"]}",' in block and f'    resources: ["{API_RESOURCE}"],' in block
+    assert '    scopes: [UserScope.Organizations, "org:create", "org:update",' in block[5]
+    assert setup(logto, CHECK="1", **SPA)[0] == 0
+    # a new URI is added; the ones there stay
+    code, out, counting = setup(logto, APPLY="1", **{**SPA, "SPA_REDIRECT_URIS": "https://new.example.com/cb"})
+    assert code == 0 and [w.split()[0] for w in counting.writes] == ["PATCH"]
+    spa = logto.api("GET", "/applications", query_string={"types": "SPA"}).get_json()[0]
+    assert spa["oidcClientMetadata"]["redirectUris"] == [
+        "https://app.example.com/callback",
+        "https://new.example.com/cb",
+    ]
+    assert setup(logto, APPLY="1", **SPA)[2].writes == []
+
+
+@pytest.fixture
+def secrets():
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        client.create_secret(Name="orgapi/m2m")  # as the stack creates it: no value yet
+        yield client
+
+
+def test_secret_id_gets_the_service_app_s_credentials_without_printing_them(logto, secrets):
+    out: list[str] = []
+    env = {
+        "LOGTO_ENDPOINT": "http://127.0.0.1:3999",
+        "LOGTO_M2M_APP_ID": M2M_APP_ID,
+        "LOGTO_M2M_APP_SECRET": M2M_APP_SECRET,
+        "API_RESOURCE": API_RESOURCE,
+        "SECRET_ID": "orgapi/m2m",
+    }
+    counting = Counting(logto.client)
+    assert run({**env, "APPLY": "1"}, transport=counting, secrets_client=secrets, out=out) == 0, out
+    assert "  changed: create M2M application 'Organization API service' for the service" in out
+    assert (
+        "  changed: write the credentials of M2M application 'Organization API service' into secret orgapi/m2m" in out
+    )
+    stored = json.loads(secrets.get_secret_value(SecretId="orgapi/m2m")["SecretString"])
+    app = next(a for a in logto.api("GET", "/applications").get_json() if a["name"] == "Organization API service")
+    value = logto.api("GET", f"/applications/{app['id']}/secrets").get_json()[0]["value"]
+    assert stored == {"appId": app["id"], "appSecret": value}
+    assert value not in "\n".join(out)
+    roles = logto.api("GET", f"/applications/{app['id']}/roles").get_json()
+    assert [r["name"] for r in roles] == ["Logto Management API access"]
+    # nothing again: the secret already holds them
+    counting = Counting(logto.client)
+    out = []
+    assert run({**env, "APPLY": "1"}, transport=counting, secrets_client=secrets, out=out) == 0
+    assert counting.writes == [] and len(secrets.list_secret_version_ids(SecretId="orgapi/m2m")["Versions"]) == 1
+    assert run({**env, "CHECK": "1"}, transport=counting, secrets_client=secrets, out=out) == 0
+
+
+def test_a_secret_that_does_not_exist_is_one_line_and_nothing_written(logto, secrets, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    code, out, counting = setup(logto, APPLY="1", SECRET_ID="nope/m2m")
+    assert code == 2 and out == ["error: SECRET_ID: no secret nope/m2m (the stack's M2MSecretArn output names it)"]
+    assert counting.writes == []
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"SPA_REDIRECT_URIS": "app.example.com/cb"},
+            "error: SPA_REDIRECT_URIS: 'app.example.com/cb' is not an absolute",
+        ),
+        (
+            {**SPA, "SPA_CORS_ORIGINS": "https://a.example/path"},
+            "error: SPA_CORS_ORIGINS: 'https://a.example/path' is not an origin",
+        ),
+        (
+            {"SPA_CORS_ORIGINS": "https://a.example"},
+            "error: SPA_POST_SIGN_OUT_URIS and SPA_CORS_ORIGINS need SPA_REDIRECT_URIS",
+        ),
+    ],
+    ids=["redirect", "origin", "no-redirect"],
+)
+def test_bad_application_variables_are_one_line(logto, env, expected):
+    code, out, counting = setup(logto, APPLY="1", **env)
+    assert code == 2 and len(out) == 1 and out[0].startswith(expected), out
+    assert counting.writes == []
