@@ -32,6 +32,7 @@ help: ## list the targets
 	@echo "  settings (command line or environment): PORT=3000 CONSOLE_PORT=3001 LOGTO_PORT=3002 (the stand-in's;"
 	@echo "  0: any free port) LOCAL_DATA=.local ALLOWED_ORIGINS REAUTHORIZE_EVERY=300 CLEANUP_EVERY=60 LIVE_PERMISSIONS"
 	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE): your own Logto instead of the stand-in"
+	@echo "  logto-setup: LOGTO_ENDPOINT (unset: the running make local) APPLY=1 | CHECK=1, SPA_REDIRECT_URIS SECRET_ID"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt

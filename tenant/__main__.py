@@ -160,7 +160,9 @@ def run(
             except (ApiFailure, SetupError) as exc:
                 out.append(f"error: stopped half-way ({exc}); run APPLY=1 again to finish")
                 return 1
-            outcome.dangers = [line for line in outcome.dangers if "(APPLY removes it)" not in line]
+            outcome.dangers = [
+                line for line in outcome.dangers if not line.endswith(("(APPLY removes it)", "(APPLY fixes it)"))
+            ]
         code = report(outcome, apply=apply, check=check, out=out)
         if apps.spa and not check:
             out.extend(

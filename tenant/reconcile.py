@@ -138,18 +138,20 @@ class Reconciler:
                 "every POST /organizations would fail and be rolled back"
             )
         for name, role in sorted(roles.items()):
-            managed = " (APPLY removes it)" if name in d.organization_roles else ""
+            managed = name in d.organization_roles
             if d.create_permission in role.api:
                 self.outcome.dangers.append(
                     f"organization role {name!r} carries {d.create_permission} as an API permission of {d.indicator}: "
-                    f"Logto puts it into every global token of its members, who can then create organizations{managed}"
+                    f"Logto puts it into every global token of its members, who can then create organizations"
+                    + (" (APPLY removes it)" if managed else "")
                 )
             lopsided = sorted(p for p in ours - {d.create_permission} if (p in role.organization) != (p in role.api))
             for permission in lopsided:
                 has, lacks = ("organization", "API") if permission in role.organization else ("API", "organization")
                 self.outcome.dangers.append(
                     f"organization role {name!r} has {permission} as {has} permission but not as {lacks} permission: "
-                    f"tokens of one kind lack it and granting the role fails with privilege_escalation{managed}"
+                    "tokens of one kind lack it and granting the role fails with privilege_escalation"
+                    + (" (APPLY fixes it)" if managed else "")
                 )
 
     def _organization_role(

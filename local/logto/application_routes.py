@@ -45,6 +45,8 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
             "customClientMetadata": json.loads(details["custom_client_metadata"]) if details else {},
             "protectedAppMetadata": None,
             "isThirdParty": False,
+            "customData": {},
+            "appLevelAccessControlEnabled": False,
             "createdAt": row["created_at"],
         }
 
