@@ -496,3 +496,56 @@ def test_bad_application_variables_are_one_line(logto, env, expected):
     code, out, counting = setup(logto, APPLY="1", **env)
     assert code == 2 and len(out) == 1 and out[0].startswith(expected), out
     assert counting.writes == []
+
+
+def test_the_stand_in_follows_creator_role_and_permission_overrides(tmp_path, monkeypatch):
+    """`make local CREATOR_ROLE=owner PERMISSION_OVERRIDES=...` seeds the names its functions use: CHECK with the same
+    configuration finds nothing, and alice is `owner` of the demo organization."""
+    from local.logto.server import create_app
+
+    overrides = json.dumps({"member:read": "read:members"})
+    monkeypatch.setenv("CREATOR_ROLE", "owner")
+    monkeypatch.setenv("PERMISSION_OVERRIDES", overrides)
+    app = create_app(
+        tmp_path, issuer_base="http://logto.test", management_resource=MANAGEMENT, api_resource=API_RESOURCE
+    )
+    client = app.test_client()
+    counting = Counting(client)
+    out: list[str] = []
+    env = {
+        "LOGTO_ENDPOINT": "http://127.0.0.1:3999",
+        "LOGTO_M2M_APP_ID": M2M_APP_ID,
+        "LOGTO_M2M_APP_SECRET": M2M_APP_SECRET,
+        "API_RESOURCE": API_RESOURCE,
+        "LOGTO_MANAGEMENT_API_RESOURCE": MANAGEMENT,
+        "CREATOR_ROLE": "owner",
+        "PERMISSION_OVERRIDES": overrides,
+        "CHECK": "1",
+    }
+    assert run(env, transport=counting, out=out) == 0, out
+    token = client.post(
+        "/__dev/tokens", json={"kind": "organization", "userId": "bob", "organizationId": "demo0org0001"}
+    )
+    assert token.get_json()["scope"] == "read:members"
+    store = app.config["store"]
+    assert [
+        r["name"]
+        for r in store.q(
+            "SELECT r.name FROM member_roles m JOIN org_roles r ON r.id = m.role_id WHERE m.user_id = 'alice'"
+        )
+    ] == ["owner"]
+
+
+def test_a_reset_seeds_from_the_description_again_without_counting_its_own_requests(logto, store):
+    """POST /__dev/reset (make invoke starts each event from it) runs the same seed; its in-process Management API
+    requests are neither counted in /__dev/stats nor given injected faults."""
+    store.db.execute("DELETE FROM org_roles WHERE name = 'member'")
+    before = logto.client.get("/__dev/stats").get_json()["management_requests"]
+    assert (
+        logto.client.post("/__dev/faults", json={"pathPrefix": "/api/", "status": 503, "times": 1}).status_code == 201
+    )
+    assert logto.client.post("/__dev/reset").status_code == 204
+    assert logto.client.get("/__dev/stats").get_json()["management_requests"] == before
+    logto.client.delete("/__dev/faults")
+    code, out, _ = setup(logto, CHECK="1")
+    assert code == 0, out
