@@ -209,10 +209,23 @@ class Reconciler:
             )
 
     # -- global roles --------------------------------------------------------------------------------------------------
+    def _default_roles_granting_create(self, roles: list[dict[str, Any]], resource_id: str | None) -> None:
+        """A default role (role.ts `isDefault`) is given to every new user: with org:create, anyone who signs up can
+        create organizations. Only default roles are read, so a tenant with hundreds of roles costs a few calls."""
+        for role in roles:
+            if not role.get("isDefault") or role.get("type", "User") != "User":
+                continue
+            scopes = self.api.all(f"/roles/{_id(role['id'])}/scopes")
+            if any(s["name"] == self.desired.create_permission and s.get("resourceId") == resource_id for s in scopes):
+                self.outcome.dangers.append(
+                    f"global role {role['name']!r} is a default role carrying {self.desired.create_permission}: "
+                    "every user who signs up can create organizations"
+                )
+
     def _global_roles(self, resource_id: str | None, api_scopes: dict[str, str]) -> None:
-        if not self.desired.global_roles:
-            return
-        existing = {r["name"]: r for r in self.api.all("/roles")}
+        roles = list(self.api.all("/roles"))
+        self._default_roles_granting_create(roles, resource_id)
+        existing = {r["name"]: r for r in roles}
         ours = set(self.desired.permissions)
         for name, spec in self.desired.global_roles.items():
             role = existing.get(name)

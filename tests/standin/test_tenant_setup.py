@@ -549,3 +549,16 @@ def test_a_reset_seeds_from_the_description_again_without_counting_its_own_reque
     logto.client.delete("/__dev/faults")
     code, out, _ = setup(logto, CHECK="1")
     assert code == 0, out
+
+
+def test_check_finds_a_default_role_that_lets_everyone_create_organizations(logto, store):
+    """role.ts: a role with `isDefault` is given to every new user."""
+    store.db.execute("UPDATE roles SET is_default = 1 WHERE name IN ('creator', 'partner')")
+    code, out, _ = setup(logto, CHECK="1")
+    assert code == 1
+    dangers = [line for line in out if line.startswith("  dangerous:")]
+    # partner's org:create is another API's: not ours
+    assert dangers == [
+        "  dangerous: global role 'creator' is a default role carrying org:create: every user who signs up can create "
+        "organizations"
+    ]
