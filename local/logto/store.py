@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # bump when SCHEMA changes: an older local database is discarded and re-seeded
+SCHEMA_VERSION = 3  # bump when SCHEMA or the seed changes: an older local database is discarded and re-seeded
 SCHEMA = """
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, username TEXT, name TEXT, primary_email TEXT, avatar TEXT,
@@ -157,7 +157,6 @@ class Store:
     def seed_if_empty(self) -> None:
         if not self.one("SELECT 1 FROM org_roles"):
             self.seed()
-            self.db.execute("UPDATE resources SET indicator = ? WHERE name = ?", (self.api_resource, API_RESOURCE_NAME))
 
     def seed(self) -> None:
         """Logto's own Management API resource, then the description (through the Management API), then the local

@@ -547,6 +547,17 @@ def test_a_reset_seeds_from_the_description_again_without_counting_its_own_reque
     assert logto.client.post("/__dev/reset").status_code == 204
     assert logto.client.get("/__dev/stats").get_json()["management_requests"] == before
     logto.client.delete("/__dev/faults")
+    # and the store lock is free again for the server's other threads (a request nested in the reset must not
+    # release, or keep, the reset's own hold on it)
+    import threading
+
+    free: list[bool] = []
+    other = threading.Thread(
+        target=lambda: free.append(store.lock.acquire(timeout=2) and (store.lock.release() or True))
+    )
+    other.start()
+    other.join()
+    assert free == [True]
     code, out, _ = setup(logto, CHECK="1")
     assert code == 0, out
 
