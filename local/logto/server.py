@@ -222,6 +222,8 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
 
     @app.teardown_request
     def release(_: BaseException | None) -> None:
+        if request.environ.get(SEEDING):
+            return  # a seed request shares the app context (and `g`) of the request that seeds: its hold is not ours
         lock = g.pop("store_lock", None)
         if lock is not None:
             lock.release()
