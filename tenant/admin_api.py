@@ -149,7 +149,7 @@ class AdminApi:
             items = reply.body if isinstance(reply.body, list) else []
             yield from items
             seen += len(items)
-            total = {k.lower(): v for k, v in reply.headers.items()}.get("total-number")
-            if len(items) < PAGE_SIZE or (total is not None and seen >= int(total)):
+            total = {k.lower(): v for k, v in reply.headers.items()}.get("total-number", "")
+            if len(items) < PAGE_SIZE or (total.isdigit() and seen >= int(total)):
                 return
             page += 1
