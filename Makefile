@@ -23,8 +23,8 @@ argument = $(if $(filter command line,$(origin $1)),$(value $1),$2)
 # Whether the user set it at all (SCOPES= asks for no scopes; no SCOPES asks for all the user's roles grant).
 given = $(if $(filter default undefined,$(origin $1)),,yes)
 
-.PHONY: help venv tools test unit e2e lint format validate build local token invoke bench load chaos openapi clean \
-	iam-report build-check
+.PHONY: help venv tools test unit e2e lint format validate build local token invoke logto-setup bench load chaos openapi \
+	clean iam-report build-check
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) \
@@ -34,6 +34,7 @@ help: ## list the targets
 	@echo "  0: any free port) LOCAL_DATA=.local ALLOWED_ORIGINS REAUTHORIZE_EVERY=300 CLEANUP_EVERY=60 LIVE_PERMISSIONS"
 	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE; LOGTO_SPA_APP_ID for the console):"
 	@echo "  your own Logto instead of the stand-in"
+	@echo "  logto-setup: LOGTO_ENDPOINT (unset: the running make local) APPLY=1 | CHECK=1, SPA_REDIRECT_URIS SECRET_ID"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt
@@ -91,6 +92,12 @@ token: venv ## mint a token from `make local`: make token KIND=org|org-api|globa
 	@PYTHONPATH=. $(PY) -m local.mint "$$MAKE_KIND" \
 	  $(if $(call setting,APP,),--app "$$MAKE_APP",--user "$$MAKE_AS") $(if $(call setting,ORG,),--org "$$MAKE_ORG",) \
 	  $(if $(call given,SCOPES),--scopes "$$MAKE_SCOPES",)
+
+logto-setup: export MAKE_APPLY := $(call setting,APPLY,)
+logto-setup: export MAKE_CHECK := $(call setting,CHECK,)
+logto-setup: export MAKE_DESCRIPTION := $(call setting,DESCRIPTION,)
+logto-setup: venv ## set up a Logto tenant from tenant/description.yaml: a plan; APPLY=1 makes it; CHECK=1 exits 1 on drift
+	@PYTHONPATH=. APPLY="$$MAKE_APPLY" CHECK="$$MAKE_CHECK" DESCRIPTION="$$MAKE_DESCRIPTION" $(PY) -m tenant
 
 invoke: export MAKE_FN := $(call setting,FN,)
 invoke: export MAKE_EVENT := $(call setting,EVENT,)

@@ -58,10 +58,14 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
+from local.logto.application_routes import register as register_applications
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD, SPA_APP_ID
 from local.logto.keys import KeyRing
 from local.logto.oidc import console_client, create_oidc
 from local.logto.store import Store, new_id, now_ms
+from local.logto.tenant_admin_routes import Helpers
+from local.logto.tenant_admin_routes import register as register_tenant_admin
+from local.logto.tenant_seed import SEEDING, apply_description, desired_for
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -166,6 +170,8 @@ def create_app(
     @app.before_request
     def count_and_inject_faults() -> Response | None:
         path = request.path
+        if request.environ.get(SEEDING):
+            return None  # the stand-in's own seed (tenant_seed.py): Store.seed holds the store lock throughout
         if path.startswith("/__dev/"):
             # The dev helpers read the same SQLite connection (minting reads roles): they take the store lock too,
             # or concurrent use of the connection fails (sqlite3.InterfaceError under load, seen in make chaos).
@@ -234,6 +240,8 @@ def create_app(
 
     @app.teardown_request
     def release(_: BaseException | None) -> None:
+        if request.environ.get(SEEDING):
+            return  # a seed request shares the app context (and `g`) of the request that seeds: its hold is not ours
         lock = g.pop("store_lock", None)
         if lock is not None:
             lock.release()
@@ -1100,6 +1108,13 @@ def create_app(
             }
         )
 
+    helpers = Helpers(require_m2m, body, page_params, paginated, LogtoError, _json, _guard, _str_list)
+    register_tenant_admin(app, store, helpers)
+    register_applications(app, store, helpers)
+    desired = desired_for(api_resource, management_resource)
+    store.names = {**desired.names, "admin": desired.creator_role}
+    store.apply_template = lambda: apply_description(app, desired, management_resource)
+    store.seed_if_empty()
     return app
 
 

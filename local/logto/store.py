@@ -8,12 +8,13 @@ import sqlite3
 import string
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from local.logto.credentials import SPA_APP_ID
 
-SCHEMA_VERSION = 2  # bump when SCHEMA changes: an older local database is discarded and re-seeded
+SCHEMA_VERSION = 4  # bump when SCHEMA or the seed changes: an older local database is discarded and re-seeded
 SCHEMA = """
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, username TEXT, name TEXT, primary_email TEXT, avatar TEXT,
@@ -65,47 +66,22 @@ CREATE TABLE IF NOT EXISTS invitation_roles (invitation_id TEXT REFERENCES invit
   role_id TEXT REFERENCES org_roles(id) ON DELETE CASCADE, PRIMARY KEY (invitation_id, role_id));
 """
 
-PERMISSIONS = [
-    "org:update",
-    "org:delete",
-    "member:read",
-    "member:add",
-    "member:remove",
-    "role:assign",
-    "member:invite",
-    "audit:read",  # the audit trail (GET /organizations/{id}/audit): the admin role holds it in both namespaces
-]
-CREATE_PERMISSION = "org:create"
-API_RESOURCE_NAME = "Organization API"
+API_RESOURCE_NAME = "Organization API"  # tenant/description.yaml apiResource.name
 OTHER_RESOURCE = ("Other API", "https://other.example.com/api")  # same scope names, another resource: a trap
 MANAGEMENT_RESOURCE_ID = "management-api"  # the id Logto OSS gives its own Management API resource
-# organization roles: description, type, organization permissions, API permissions (API_RESOURCE), other-resource ones
-ORG_ROLES: dict[str, tuple[str, str, list[str], list[str], list[str]]] = {
-    # The seed's pattern: an organization token with org:create lets an admin create organizations, so the creator
-    # role carries org:create both as an organization permission and as an API permission.
-    "admin": (
-        "Full control of the organization",
-        "User",
-        [*PERMISSIONS, CREATE_PERMISSION],
-        [*PERMISSIONS, CREATE_PERMISSION],
-        [],
-    ),
-    # member:read, plus org:create of ANOTHER resource: only a service that ignores the resource sees it as ours.
-    "member": (
-        "Can see who else is in the organization",
-        "User",
-        ["member:read"],
-        ["member:read"],
-        [CREATE_PERMISSION],
-    ),
-    # Logto gives applications only MachineToMachine organization roles (check constraint
-    # organization_role_application_relations__role_type).
-    "automation": ("For M2M apps", "MachineToMachine", ["member:read"], ["member:read"], []),
-}
+MANAGEMENT_SCOPE_ID, MANAGEMENT_ROLE_ID = "management-api-all", "management-api-access"
+MANAGEMENT_ROLE = "Logto Management API access"
+# The API resource, its permissions, the organization permissions, `admin` (CREATOR_ROLE), `member` and the global role
+# `creator` come from tenant/description.yaml (tenant_seed.py). What follows is local only, on top of it.
+# member:read of the description's `member` role, plus org:create of ANOTHER resource: only a service that ignores the
+# resource sees it as ours.
+MEMBER_OTHER_API = ("member", "org:create")
+# Logto gives applications only MachineToMachine organization roles (check constraint
+# organization_role_application_relations__role_type): description, organization + API permissions
+LOCAL_ORG_ROLES = {"automation": ("For M2M apps", ["member:read"])}
 # global roles: description, API_RESOURCE scopes, other-resource scopes
-GLOBAL_ROLES: dict[str, tuple[str, list[str], list[str]]] = {
-    "creator": ("May create organizations", [CREATE_PERMISSION], []),
-    "partner": ("org:create of another API (not this service's)", [], [CREATE_PERMISSION]),
+LOCAL_GLOBAL_ROLES: dict[str, tuple[str, list[str], list[str]]] = {
+    "partner": ("org:create of another API (not this service's)", [], ["org:create"]),
 }
 USERS = [
     # id, username, name, primary e-mail (None: none), global roles
@@ -139,8 +115,10 @@ class Store:
         self.lock = threading.RLock()
         self.db.executescript(SCHEMA)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        if not self.one("SELECT 1 FROM org_roles"):
-            self.seed()
+        # Set by create_app: applies tenant/description.yaml through the Management API (tenant_seed.py), and the
+        # default permission name -> this deployment's name, with "admin" -> CREATOR_ROLE, for the local extras.
+        self.apply_template: Callable[[], None] = lambda: None
+        self.names: Mapping[str, str] = {}
         # The service's API resource follows the configured indicator (API_RESOURCE may change between runs).
         self.db.execute("UPDATE resources SET indicator = ? WHERE name = ?", (api_resource, API_RESOURCE_NAME))
 
@@ -178,45 +156,66 @@ class Store:
             self.seed()
             self.db.execute("UPDATE resources SET indicator = ? WHERE name = ?", (self.api_resource, API_RESOURCE_NAME))
 
+    def seed_if_empty(self) -> None:
+        if not self.one("SELECT 1 FROM org_roles"):
+            self.seed()
+
     def seed(self) -> None:
+        """Logto's own Management API resource, then the description (through the Management API), then the local
+        users, organizations, the demo app, the invitation and the traps the tests rely on."""
         x = self.db.execute
+        n = self.names
         with self.lock:
             x("BEGIN")
-            api_id, other_id = new_id(), new_id()
             x(
                 "INSERT INTO resources VALUES (?,?,?,?,?)",
                 (MANAGEMENT_RESOURCE_ID, "Logto Management API", self.management_resource, 0, 3600),
             )
-            x("INSERT INTO resources VALUES (?,?,?,?,?)", (api_id, API_RESOURCE_NAME, self.api_resource, 0, 3600))
-            x("INSERT INTO resources VALUES (?,?,?,?,?)", (other_id, *OTHER_RESOURCE, 0, 3600))
             x(
                 "INSERT INTO scopes VALUES (?,?,?,?,?)",
-                (new_id(), MANAGEMENT_RESOURCE_ID, "all", "Default scope for Management API", now_ms()),
+                (MANAGEMENT_SCOPE_ID, MANAGEMENT_RESOURCE_ID, "all", "Default scope for Management API", now_ms()),
             )
-            for name in [*PERMISSIONS, CREATE_PERMISSION]:
-                x("INSERT INTO org_scopes VALUES (?,?,?)", (new_id(), name, None))
-                for resource_id in (api_id, other_id):
-                    x("INSERT INTO scopes VALUES (?,?,?,?,?)", (new_id(), resource_id, name, None, now_ms()))
-            for role_name, (description, role_type, perms, api_perms, other_perms) in ORG_ROLES.items():
+            # The machine role every tenant has for it (what the Console's "Logto Management API access" is)
+            x(
+                "INSERT INTO roles VALUES (?,?,?,?,?)",
+                (MANAGEMENT_ROLE_ID, MANAGEMENT_ROLE, MANAGEMENT_ROLE, "MachineToMachine", 0),
+            )
+            x("INSERT INTO roles_scopes VALUES (?,?)", (MANAGEMENT_ROLE_ID, MANAGEMENT_SCOPE_ID))
+            x("COMMIT")
+            self.apply_template()
+            x("BEGIN")
+            api_row = self.one("SELECT id FROM resources WHERE indicator = ?", self.api_resource)
+            assert api_row is not None, "the description creates the API resource"
+            api_id, other_id = api_row["id"], new_id()
+            x("INSERT INTO resources VALUES (?,?,?,?,?)", (other_id, *OTHER_RESOURCE, 0, 3600))
+            for row in self.q("SELECT name FROM scopes WHERE resource_id = ?", api_id):
+                x("INSERT INTO scopes VALUES (?,?,?,?,?)", (new_id(), other_id, row["name"], None, now_ms()))
+            role, perm = MEMBER_OTHER_API
+            x(
+                "INSERT INTO role_resource_scopes SELECT r.id, s.id FROM org_roles r, scopes s WHERE r.name = ? "
+                "AND s.resource_id = ? AND s.name = ?",
+                (role, other_id, n.get(perm, perm)),
+            )
+            for role_name, (description, perms) in LOCAL_ORG_ROLES.items():
                 role_id = new_id()
-                x("INSERT INTO org_roles VALUES (?,?,?,?)", (role_id, role_name, description, role_type))
+                x("INSERT INTO org_roles VALUES (?,?,?,?)", (role_id, role_name, description, "MachineToMachine"))
                 for perm in perms:
-                    x("INSERT INTO role_scopes SELECT ?, id FROM org_scopes WHERE name = ?", (role_id, perm))
-                for resource_id, names in ((api_id, api_perms), (other_id, other_perms)):
-                    for perm in names:
-                        x(
-                            "INSERT INTO role_resource_scopes SELECT ?, id FROM scopes WHERE resource_id = ? "
-                            "AND name = ?",
-                            (role_id, resource_id, perm),
-                        )
-            for role_name, (description, api_perms, other_perms) in GLOBAL_ROLES.items():
+                    x(
+                        "INSERT INTO role_scopes SELECT ?, id FROM org_scopes WHERE name = ?",
+                        (role_id, n.get(perm, perm)),
+                    )
+                    x(
+                        "INSERT INTO role_resource_scopes SELECT ?, id FROM scopes WHERE resource_id = ? AND name = ?",
+                        (role_id, api_id, n.get(perm, perm)),
+                    )
+            for role_name, (description, api_perms, other_perms) in LOCAL_GLOBAL_ROLES.items():
                 role_id = new_id()
                 x("INSERT INTO roles VALUES (?,?,?,?,?)", (role_id, role_name, description, "User", 0))
                 for resource_id, names in ((api_id, api_perms), (other_id, other_perms)):
                     for perm in names:
                         x(
                             "INSERT INTO roles_scopes SELECT ?, id FROM scopes WHERE resource_id = ? AND name = ?",
-                            (role_id, resource_id, perm),
+                            (role_id, resource_id, n.get(perm, perm)),
                         )
             for user_id, username, name, email, global_roles in USERS:
                 x("INSERT INTO users VALUES (?,?,?,?,?,?)", (user_id, username, name, email, None, now_ms()))
@@ -226,7 +225,7 @@ class Store:
                 "INSERT INTO organizations VALUES (?,?,?,?,?,?)",
                 (DEMO_ORG, "Acme (demo)", "Seeded demo organization", "{}", "{}", now_ms()),
             )
-            for user_id, role in (("alice", "admin"), ("bob", "member")):
+            for user_id, role in (("alice", n.get("admin", "admin")), ("bob", "member")):
                 x("INSERT INTO members VALUES (?,?)", (DEMO_ORG, user_id))
                 x("INSERT INTO member_roles SELECT ?, ?, id FROM org_roles WHERE name = ?", (DEMO_ORG, user_id, role))
             x(

@@ -50,6 +50,20 @@ class Logto:
         roles = self.api("GET", "/organization-roles", query_string={"page_size": 100}).get_json()
         return next(r["id"] for r in roles if r["name"] == name)
 
+    def add_role(self, name: str, org_permissions: list[str], api_permissions: list[str]) -> str:
+        """An organization role made by hand in Logto Console (POST /organization-roles with both namespaces)."""
+        org_scopes = {s["name"]: s["id"] for s in self.api("GET", "/organization-scopes").get_json()}
+        resource = next(r for r in self.api("GET", "/resources").get_json() if r["indicator"] == API_RESOURCE)
+        api_scopes = {s["name"]: s["id"] for s in self.api("GET", f"/resources/{resource['id']}/scopes").get_json()}
+        body = {
+            "name": name,
+            "organizationScopeIds": [org_scopes[p] for p in org_permissions],
+            "resourceScopeIds": [api_scopes[p] for p in api_permissions],
+        }
+        created = self.api("POST", "/organization-roles", json=body)
+        assert created.status_code == 201, created.get_data(as_text=True)
+        return created.get_json()["id"]
+
     def join(self, org: str, user: str, *roles: str) -> None:
         assert self.api("POST", f"/organizations/{org}/users", json={"userIds": [user]}).status_code == 201
         if roles:

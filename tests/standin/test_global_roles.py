@@ -61,14 +61,15 @@ def test_users_may_have_no_primary_email(logto):
 
 def test_organization_roles_name_the_real_resource_of_each_api_permission(logto):
     """queries/organization/index.ts #findWithScopesSql: `resourceScopes` items are
-    `{id, name, resource: {id, name}}` joined from the scope's resource. The seeded admin role carries `org:create`
-    as an organization permission and as an API permission (the seed's "organization token with org:create" pattern);
-    the member role carries another API's `org:create`."""
+    `{id, name, resource: {id, name}}` joined from the scope's resource. The seeded admin role (tenant/description.yaml)
+    carries `org:create` as an organization permission only (the seed's "organization token with org:create"
+    pattern), its other permissions in both namespaces; the member role carries another API's `org:create`."""
     ids = resource_ids(logto)
     roles = {r["name"]: r for r in logto.api("GET", "/organization-roles", query_string={"page": 1}).get_json()}
     admin = roles["admin"]
     assert "org:create" in {s["name"] for s in admin["scopes"]}
-    assert {(s["name"], s["resource"]["id"]) for s in admin["resourceScopes"]} >= {("org:create", ids[API_RESOURCE])}
+    api = {(s["name"], s["resource"]["id"]) for s in admin["resourceScopes"]}
+    assert ("org:delete", ids[API_RESOURCE]) in api and ("org:create", ids[API_RESOURCE]) not in api
     assert all(set(s["resource"]) == {"id", "name"} for s in admin["resourceScopes"])
     member = {(s["name"], s["resource"]["id"]) for s in roles["member"]["resourceScopes"]}
     assert member == {("member:read", ids[API_RESOURCE]), ("org:create", ids[OTHER])}

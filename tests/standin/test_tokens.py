@@ -19,9 +19,11 @@ def test_a_global_token_carries_organization_role_api_permissions_of_every_organ
     """logto-observed.md "A global API token carries organization permissions": without organization_id the scope
     includes the resource's permissions of the user's organization roles in every organization
     (findFromOrganizations: true; user-role-relations.ts getUserResourceScopes without organizationId). erin has no
-    global role; as admin of some organization she gets `org:create` and the admin's API permissions anyway."""
+    global role; holding, in some organization, a role with `org:create` as an API permission (set up by hand the
+    dangerous way; the description never gives it) she gets `org:create` and the role's API permissions anyway."""
     org = logto.api("POST", "/organizations", json={"name": "Erin Co"}).get_json()["id"]
-    logto.join(org, "erin", "admin")
+    logto.add_role("legacy-admin", org_permissions=["org:create"], api_permissions=["org:create", "org:delete"])
+    logto.join(org, "erin", "legacy-admin", "admin")
     scope = logto.scope("global_api", "erin")
     assert "org:create" in scope and {"org:delete", "role:assign"} <= scope
     logto.join(DEMO, "dave", "member")  # member's other-API org:create stays out

@@ -171,3 +171,24 @@ def test_the_readme_runs_python_modules_through_make_or_a_virtualenv():
     for line in (ROOT / "README.md").read_text().splitlines():
         for match in re.finditer(r"(\S*)python3? -m local\.", line):
             assert match.group(1).endswith("/bin/"), line
+
+
+def test_make_logto_setup_hands_its_modes_to_the_tool(tmp_path):
+    """APPLY=, CHECK= reach `python -m tenant` (which refuses both at once), LOCAL_DATA= too; one line, exit 2."""
+    clean = {k: v for k, v in os.environ.items() if k not in (*USER_VARIABLES, "LOGTO_ENDPOINT", "APPLY", "CHECK")}
+    both = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-o", "venv", "logto-setup", "APPLY=1", "CHECK=1"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+    assert both.returncode == 2 and both.stderr.startswith("error: APPLY=1 and CHECK=1 together"), both.stderr
+    none = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-o", "venv", "logto-setup", "CHECK=1", f"LOCAL_DATA={tmp_path}"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+    assert none.returncode == 2 and f"no `make local` runs on {tmp_path}" in none.stderr, none.stderr
