@@ -176,6 +176,13 @@ def template_settings(
 
 
 TEMPLATE = ROOT / "template.yaml"
+LIMIT_VARIABLES = (
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY",
+    "MAX_MEMBERS_PER_ORG",
+    "MAX_PENDING_INVITATIONS_PER_ORG",
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY",
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY",
+)
 
 
 def template_parameters(env: dict[str, str], reauthorize_every: int = 300) -> dict[str, str]:
@@ -460,6 +467,8 @@ def function_env(
         "ALLOWED_ORIGINS": allowed_origins,
         "CLEANUP_TABLE": CLEANUP_TABLE,
     }
+    # The limits (MAX_…): as set in the environment, else the template's defaults (checked by the functions).
+    env.update({name: os.environ[name] for name in LIMIT_VARIABLES if name in os.environ})
     return env
 
 

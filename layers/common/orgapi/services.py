@@ -15,6 +15,7 @@ from orgapi.cleanup import CleanupStore
 from orgapi.config import Settings, load_settings
 from orgapi.errors import ConfigError
 from orgapi.lease import LeaseStore
+from orgapi.limits import RateWindows
 from orgapi.logto_http import HttpSender
 from orgapi.m2m import M2MTokenProvider
 from orgapi.management import ManagementApi
@@ -32,6 +33,7 @@ class Services:
     access: AccessResolver
     lease_store: LeaseStore | None
     cleanups: CleanupStore | None = None  # where compensations that could not finish are recorded (CLEANUP_TABLE)
+    rate_windows: RateWindows | None = None  # the rate limits' places (orgapi.limits), in the IDEMPOTENCY_TABLE
 
     def leases(self) -> LeaseStore:
         if self.lease_store is None:  # build_handler checks this at cold start for the routes that need it
@@ -63,4 +65,5 @@ def services() -> Services:
     access = AccessResolver(logto, roles, settings.api_resource, LiveMode(settings.live_permissions))
     leases = LeaseStore(settings.state_table) if settings.state_table else None
     cleanups = CleanupStore(settings.cleanup_table) if settings.cleanup_table else None
-    return Services(settings, logto, roles, tokens, access, leases, cleanups)
+    windows = RateWindows(settings.state_table) if settings.state_table else None
+    return Services(settings, logto, roles, tokens, access, leases, cleanups, windows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orgapi import changes, views
+from orgapi import changes, limits, views
 from orgapi.api import Request, Result
 from orgapi.config import invitation_link_for
 from orgapi.deadline import Deadline
@@ -69,12 +69,15 @@ def create_invitation(request: Request, services: Services) -> Result:
     }
     if request.caller.is_user:
         payload["inviterId"] = request.caller.subject
-    invitation = changes.create_invitation(services.logto, payload, request.deadline)
-    request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
-    result = views.invitation(invitation)
-    template = services.settings.invitation_link
-    if template:
-        result["email"] = _email_once(services, template, invitation.get("id"), request.deadline)
+    # Places: the e-mail's (rate limits) and a pending invitation's (counted in Logto, under the lease).
+    organization_id = request.path["organizationId"]
+    with limits.invitation_places(services, organization_id, body.invitee, request.deadline, now_ms()) as places:
+        invitation = changes.create_invitation(services.logto, payload, request.deadline)
+        request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
+        result = views.invitation(invitation)
+        template = services.settings.invitation_link
+        if template:
+            result["email"] = places.emailed(_email_once(services, template, invitation.get("id"), request.deadline))
     return Result(201, result)
 
 
@@ -153,15 +156,17 @@ def send_invitation_message(request: Request, services: Services) -> Result:
     invitation = _this_organizations_invitation(request, services)
     ensure_pending(invitation)
     invitation_id = request.path["invitationId"]
-    try:
-        services.logto.send_invitation_message(
-            invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
-        )
-    except (LogtoError, NoAnswer) as failure:
-        if not failure.maybe_applied:
-            raise
-        # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
-        # that (202, sent unknown) rather than report a failure for what may have happened.
-        logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
-        return Result(202, {"sent": None, "code": api_error(failure).code})
+    # The e-mail's places (rate limits) are given back when it surely was not sent (the send raised).
+    with limits.email_places(services, request.path["organizationId"], str(invitation.get("invitee") or "")):
+        try:
+            services.logto.send_invitation_message(
+                invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
+            )
+        except (LogtoError, NoAnswer) as failure:
+            if not failure.maybe_applied:
+                raise
+            # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
+            # that (202, sent unknown) rather than report a failure for what may have happened.
+            logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
+            return Result(202, {"sent": None, "code": api_error(failure).code})
     return Result(204)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orgapi import views
+from orgapi import limits, views
 from orgapi.api import Request, Result
 from orgapi.errors import Conflict, Forbidden, NotFound
 from orgapi.logto_http import LogtoError, NoAnswer
@@ -134,14 +134,16 @@ def accept_invitation(request: Request, services: Services) -> Result:
             "You are already a member of this organization; your roles are changed by its admins",
             code="already_member",
         )
-    try:
-        invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
-    except StatusChangeRefused:
-        invitation = _settled(request, services, "Accepted", None)
-    except (LogtoError, NoAnswer) as error:
-        if not error.maybe_applied:  # refused, or never sent: nothing happened
-            raise
-        invitation = _settled(request, services, "Accepted", error)
+    # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted in Logto under the organization's lease.
+    with limits.member_places(services, organization_id, [user_id], request.deadline):
+        try:
+            invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
+        except StatusChangeRefused:
+            invitation = _settled(request, services, "Accepted", None)
+        except (LogtoError, NoAnswer) as error:
+            if not error.maybe_applied:  # refused, or never sent: nothing happened
+                raise
+            invitation = _settled(request, services, "Accepted", error)
     return Result(200, views.invitation(invitation))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from orgapi import changes, views
+from orgapi import changes, limits, views
 from orgapi.api import Request, Result
 from orgapi.cleanup import STRANDED_MEMBER
 from orgapi.errors import NotFound
@@ -54,7 +54,10 @@ def add_members(request: Request, services: Services) -> Result:
 
     # All or nothing: members whose role grant fails are removed again (orgapi.changes.add_members). Under the
     # organization's lease when roles are granted, so a rank check running beside it sees the grant or not at all.
-    with services.leases().hold(organization_id, request.deadline) if roles else nullcontext():
+    with (
+        services.leases().hold(organization_id, request.deadline) if roles else nullcontext(),
+        limits.member_places(services, organization_id, body.userIds, request.deadline, leased=bool(roles)),
+    ):
         changes.add_members(
             services.logto,
             organization_id,

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from orgapi import changes, creation, views
+from orgapi import changes, creation, limits, views
 from orgapi.api import Request, Result
 from orgapi.caller import Caller
 from orgapi.deadline import Deadline
@@ -59,15 +59,16 @@ def _create(
         raise UpstreamError("The creator role is not configured in the identity provider", code="creator_role_missing")
     if services.cleanups is None:
         raise ServiceUnavailable("Clean-up storage is not configured", code="cleanup_unavailable", retry_after=30)
-    organization = creation.create(
-        services.logto,
-        services.cleanups,
-        creator=caller.subject,
-        creator_role_id=creator_role.id,
-        body=body.model_dump(exclude_none=True),
-        cid=creation.creation_id(caller.subject, key),
-        deadline=deadline,
-    )
+    with limits.organization_place(services, caller.subject):  # given back when nothing was created
+        organization = creation.create(
+            services.logto,
+            services.cleanups,
+            creator=caller.subject,
+            creator_role_id=creator_role.id,
+            body=body.model_dump(exclude_none=True),
+            cid=creation.creation_id(caller.subject, key),
+            deadline=deadline,
+        )
     logger.info("organization_created", extra={"created_organization_id": organization["id"]})
     return {
         **views.organization(organization),
