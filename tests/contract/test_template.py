@@ -344,3 +344,13 @@ def test_gateway_responses_carry_cors_headers(origins, allow_origin):
                 "Vary": "'Origin'",
                 "Access-Control-Expose-Headers": "'Total-Number, Retry-After'",
             }, kind
+
+
+def test_limit_parameters_carry_the_contract_s_defaults_to_every_function():
+    from orgapi.config import LIMITS
+
+    parameters = TEMPLATE["Parameters"]
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for variable, default in LIMITS.items():
+        parameter = variables[variable]["Ref"]
+        assert parameters[parameter]["Default"] == default and parameters[parameter]["MinValue"] == 0, variable
