@@ -338,3 +338,20 @@ def test_the_table_never_holds_an_invitee_address(limited, logto):
     assert invite(handlers, "private.person@example.com")[0] == 201
     items = boto3.client("dynamodb").scan(TableName="idem")["Items"]
     assert items and "private.person" not in str(items).lower()
+
+
+def test_the_openapi_document_describes_the_limit_answers():
+    import json
+
+    from tests.unit.conftest import ROOT
+
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert document["components"]["schemas"]["LimitReached"]["required"] == ["message", "code", "limit"]
+    for path, method in (
+        ("/organizations/{organizationId}/members", "post"),
+        ("/organizations/{organizationId}/invitations", "post"),
+        ("/invitations/{invitationId}/accept", "post"),
+    ):
+        responses = document["paths"][path][method]["responses"]
+        assert "LimitReached" in json.dumps(responses["409"])
+        assert "Retry-After" in responses["429"]["headers"]
