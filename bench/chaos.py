@@ -36,6 +36,8 @@ from pathlib import Path
 
 import requests
 
+from orgapi.limits import PLACE_PREFIX  # (make chaos: PYTHONPATH=layers/common)
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_STATUSES = {200, 201, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
 CREATOR_ROLE = "admin"
@@ -481,7 +483,9 @@ def limit_audit(info: dict, limits: dict[str, int], tally: Tally, outbox: list[d
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
             if item["id"]["S"].startswith("limit#"):
-                held[item["id"]["S"]] = len(item.get("places", {}).get("M", {}))
+                held[item["id"]["S"]] = sum(1 for name in item if name.startswith(PLACE_PREFIX))
+                if int(item.get("n", {}).get("N", "0")) != held[item["id"]["S"]]:
+                    held[item["id"]["S"]] = -1  # the count and the places disagree: reported below
     created: dict[str, set[str]] = {}
     for _, org, user in tally.acked_creates:
         created.setdefault(user, set()).add(org)

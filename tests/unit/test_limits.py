@@ -355,3 +355,47 @@ def test_the_openapi_document_describes_the_limit_answers():
         responses = document["paths"][path][method]["responses"]
         assert "LimitReached" in json.dumps(responses["409"])
         assert "Retry-After" in responses["429"]["headers"]
+
+
+# -- the rate window itself (limits.RateWindows) ----------------------------------------------------------------------
+@pytest.fixture
+def windows(atomic_moto):
+    from orgapi.limits import RateWindows
+
+    now = [1_000_000.0]
+    return RateWindows("idem", clock=lambda: now[0]), now
+
+
+def test_a_place_frees_up_24_hours_after_it_was_taken_and_retry_after_says_when(windows):
+    from orgapi.limits import Place
+
+    window, now = windows
+    assert isinstance(window.take("k", 2), Place)
+    now[0] += 3600
+    assert isinstance(window.take("k", 2), Place)
+    assert window.take("k", 2) == 23 * 3600  # the first place frees up in 23 hours
+    now[0] += 23 * 3600
+    assert isinstance(window.take("k", 2), Place)  # the expired place is reused, in the same conditional update
+    assert window.take("k", 2) == 3600
+    item = boto3.client("dynamodb").get_item(TableName="idem", Key={"id": {"S": "k"}})["Item"]
+    assert item["n"]["N"] == "2" and len([a for a in item if a.startswith("p_")]) == 2  # the expired one is gone
+
+
+def test_a_place_is_given_back_once(windows):
+    window, _ = windows
+    place = window.take("k", 1)
+    assert window.take("k", 1) > 0
+    window.give_back(place)
+    window.give_back(place)  # a second give-back frees nothing more
+    taken = window.take("k", 1)
+    assert not isinstance(taken, int) and window.take("k", 1) > 0
+
+
+def test_twenty_takers_of_one_expired_place_leave_exactly_one_with_it(windows):
+    from orgapi.limits import Place
+
+    window, now = windows
+    assert isinstance(window.take("k", 1), Place)
+    now[0] += 24 * 3600 + 1
+    results = at_once(CONCURRENT, lambda i: window.take("k", 1))
+    assert sum(isinstance(r, Place) for r in results) == 1, results

@@ -9,7 +9,7 @@ change never took one.
 
 Rate limits (organizations created per user, invitation e-mails per organization and per invitee address, each per
 24 hours) count events, which Logto keeps no record of. Each scope is one item in the stack's DynamoDB table holding
-a map of the places taken in the window (token -> when) and their number `n`. Taking a place is one conditional
+the places taken in the window (one attribute each: token -> when) and their number `n`. Taking a place is one conditional
 update (`n < limit`); when that fails, the entries older than 24 hours are dropped in the same conditional update that
 takes the place (`n < limit + dropped`, and each dropped entry must still be there), so concurrent takers cannot both
 reuse one freed place. A change that did not happen gives its place back (the entry is removed); one that happened,
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 WINDOW_SECONDS = 24 * 3600
 MAX_DROPPED = 25  # expired entries dropped per update (keeps the expression well inside DynamoDB's size limits)
 MAX_TRIES = 5  # conditional updates per take when other takers keep changing the item
+PLACE_PREFIX = "p_"  # the attributes holding places (beside `id`, `n`, `expiration`)
 
 
 RATE_MESSAGES = {
@@ -136,22 +137,24 @@ class RateWindows:
         """A place, or the seconds until one frees up."""
         from botocore.exceptions import ClientError
 
-        token = uuid.uuid4().hex[:16]
+        token = PLACE_PREFIX + uuid.uuid4().hex[:16]
         now = self._clock()
         dropped: list[str] = []
         for _ in range(MAX_TRIES):
-            names = {"#places": "places", "#mine": token, **{f"#d{i}": d for i, d in enumerate(dropped)}}
+            # Each place is a top-level attribute (name: its token, value: when it was taken), so the first place
+            # creates the item in the same call (an UpdateItem on a missing item starts from an empty one).
+            names = {"#mine": token, **{f"#d{i}": d for i, d in enumerate(dropped)}}
             values: dict[str, Any] = {
                 ":now": {"N": str(int(now * 1000))},
                 ":delta": {"N": str(1 - len(dropped))},
                 ":bound": {"N": str(limit + len(dropped))},
                 ":expiration": {"N": str(int(now) + WINDOW_SECONDS + 60)},  # DynamoDB TTL: the item outlives its places
             }
-            update = "SET #places.#mine = :now, expiration = :expiration ADD n :delta"
-            condition = "n < :bound"
+            update = "SET #mine = :now, expiration = :expiration ADD n :delta"
+            condition = "n < :bound" if dropped else "attribute_not_exists(n) OR n < :bound"
             if dropped:
-                update += " REMOVE " + ", ".join(f"#places.#d{i}" for i in range(len(dropped)))
-                condition += "".join(f" AND attribute_exists(#places.#d{i})" for i in range(len(dropped)))
+                update += " REMOVE " + ", ".join(f"#d{i}" for i in range(len(dropped)))
+                condition += "".join(f" AND attribute_exists(#d{i})" for i in range(len(dropped)))
             try:
                 self._client.update_item(
                     TableName=self._table_name,
@@ -164,43 +167,16 @@ class RateWindows:
                 )
                 return Place(item_id, token)
             except ClientError as exc:
-                error = exc.response.get("Error", {})
-                if error.get("Code") == "ConditionalCheckFailedException" and "Item" not in exc.response:
-                    # No item yet (and a map entry cannot be set in a missing map): the first place creates it.
-                    if self._create(item_id, token, now):
-                        return Place(item_id, token)
-                    continue
-                if error.get("Code") != "ConditionalCheckFailedException":
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
-                taken = {
-                    k: int(v.get("N", "0")) for k, v in exc.response["Item"].get("places", {}).get("M", {}).items()
-                }
+                item = exc.response.get("Item") or {}
+                taken = {k: int(v.get("N", "0")) for k, v in item.items() if k.startswith(PLACE_PREFIX)}
             cutoff = int((now - WINDOW_SECONDS) * 1000)
             dropped = sorted((k for k, t in taken.items() if t <= cutoff), key=lambda k: taken[k])[:MAX_DROPPED]
             if not dropped:
                 oldest = min(taken.values(), default=int(now * 1000))
                 return max(1, math.ceil((oldest + WINDOW_SECONDS * 1000) / 1000 - now))
         return 1  # other takers kept changing the item: try again in a moment
-
-    def _create(self, item_id: str, token: str, now: float) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._client.put_item(
-                TableName=self._table_name,
-                Item={
-                    "id": {"S": item_id},
-                    "places": {"M": {token: {"N": str(int(now * 1000))}}},
-                    "n": {"N": "1"},
-                    "expiration": {"N": str(int(now) + WINDOW_SECONDS + 60)},
-                },
-                ConditionExpression="attribute_not_exists(id)",
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return False  # another taker created it first: update it
 
     def give_back(self, place: Place) -> None:
         """The change did not happen: its place is free again (only if it is still there: never twice)."""
@@ -210,9 +186,9 @@ class RateWindows:
             self._client.update_item(
                 TableName=self._table_name,
                 Key={"id": {"S": place.item_id}},
-                UpdateExpression="REMOVE #places.#mine ADD n :minus",
-                ConditionExpression="attribute_exists(#places.#mine)",
-                ExpressionAttributeNames={"#places": "places", "#mine": place.token},
+                UpdateExpression="REMOVE #mine ADD n :minus",
+                ConditionExpression="attribute_exists(#mine)",
+                ExpressionAttributeNames={"#mine": place.token},
                 ExpressionAttributeValues={":minus": {"N": "-1"}},
             )
         except (BotoCoreError, ClientError) as exc:
