@@ -32,6 +32,8 @@ help: ## list the targets
 	@echo "  settings (command line or environment): PORT=3000 CONSOLE_PORT=3001 LOGTO_PORT=3002 (the stand-in's;"
 	@echo "  0: any free port) LOCAL_DATA=.local ALLOWED_ORIGINS REAUTHORIZE_EVERY=300 CLEANUP_EVERY=60 LIVE_PERMISSIONS"
 	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE): your own Logto instead of the stand-in"
+	@echo "  MAX_ORGS_CREATED_PER_USER_PER_DAY MAX_MEMBERS_PER_ORG MAX_PENDING_INVITATIONS_PER_ORG (limits; 0: none; README: Limits)"
+	@echo "  MAX_INVITATION_EMAILS_PER_ORG_PER_DAY MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt

@@ -399,3 +399,15 @@ def test_twenty_takers_of_one_expired_place_leave_exactly_one_with_it(windows):
     now[0] += 24 * 3600 + 1
     results = at_once(CONCURRENT, lambda i: window.take("k", 1))
     assert sum(isinstance(r, Place) for r in results) == 1, results
+
+
+def test_make_local_passes_the_limit_variables_it_is_given_and_leaves_the_rest_to_the_template(monkeypatch):
+    from local import serve
+
+    for name in LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAX_MEMBERS_PER_ORG", "7")
+    env = serve.function_env("http://127.0.0.1:1", "https://api.example.com/org", "", "http://127.0.0.1:2")
+    assert env["MAX_MEMBERS_PER_ORG"] == "7"
+    assert not set(LIMITS) - {"MAX_MEMBERS_PER_ORG"} & set(env)  # the template's defaults (its Globals) apply
+    assert set(serve.LIMIT_VARIABLES) == set(LIMITS)
