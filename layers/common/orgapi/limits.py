@@ -90,20 +90,24 @@ def member_places(
 
 
 def _member_count(services: Services, organization_id: str, deadline: Deadline) -> int:
+    # Logto's paginated lists send the total in Total-Number (packages/core/src/middleware/koa-pagination.ts), so one
+    # page of one member is enough. Without it, the pages are counted rather than guessed.
     members, total = services.logto.list_members(organization_id, deadline, page=1, page_size=1)
     if total is not None:
         return total
-    # Logto always sends Total-Number; without it, count the pages rather than guess.
-    count, page = len(members), 1
-    while len(members) == 1 and page < 100_000:
-        page += 1
-        members, _ = services.logto.list_members(organization_id, deadline, page=page, page_size=1)
+    count, page = 0, 1
+    while True:
+        members, _ = services.logto.list_members(organization_id, deadline, page=page, page_size=100)
         count += len(members)
-    return count
+        if len(members) < 100:
+            return count
+        page += 1
 
 
 def pending_invitation_count(invitations: list[Any], now_ms: int) -> int:
-    """Pending and unexpired, as Logto shows them (it computes `Expired` from `expiresAt` when reading)."""
+    """Pending and unexpired, as Logto shows them (it computes `Expired` from `expiresAt` when reading). Logto's
+    `GET /organization-invitations?organizationId=` answers every invitation of the organization in one unpaginated
+    list (packages/core/src/routes/organization-invitation/index.ts), so one read counts them all."""
     return sum(
         1
         for i in invitations
