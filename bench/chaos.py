@@ -39,13 +39,13 @@ import requests
 from orgapi.limits import PLACE_PREFIX  # (make chaos: PYTHONPATH=layers/common)
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT_STATUSES = {200, 201, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
+CONTRACT_STATUSES = {200, 201, 202, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
 CREATOR_ROLE = "admin"
 ACTORS = ["alice", "bob", "carol", "alice"]  # users who may create organizations (alice twice: two sessions)
 TARGETS = ["dave", "erin", "bob", "carol", "alice"]
 VICTIMS = ["chaos-victim-0@example.com", "Chaos-Victim-1@example.com"]  # invited again and again, across organizations
 CHAOS_LIMITS = {
-    "MAX_ORGS_CREATED_PER_USER_PER_DAY": 40,
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY": 60,
     "MAX_MEMBERS_PER_ORG": 3,
     "MAX_PENDING_INVITATIONS_PER_ORG": 3,
     "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY": 8,

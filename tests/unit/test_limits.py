@@ -411,3 +411,12 @@ def test_make_local_passes_the_limit_variables_it_is_given_and_leaves_the_rest_t
     assert env["MAX_MEMBERS_PER_ORG"] == "7"
     assert not set(LIMITS) - {"MAX_MEMBERS_PER_ORG"} & set(env)  # the template's defaults (its Globals) apply
     assert set(serve.LIMIT_VARIABLES) == set(LIMITS)
+
+
+def test_a_declined_invitation_frees_its_place(limited, logto):
+    handlers = limited(MAX_PENDING_INVITATIONS_PER_ORG=1)  # demo0invite1 (to dave) holds the one place
+    status, body, _ = invite(handlers, "next@example.com")
+    assert_limit_reached(status, body, 1)
+    declined = call(handlers, "decline_invitation", path={"invitationId": "demo0invite1"}, authorizer=user_context())
+    assert declined[0] == 200
+    assert invite(handlers, "next@example.com")[0] == 201
