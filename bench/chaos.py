@@ -344,6 +344,7 @@ class Actor:
         invitation = pending.pop(self.rng.randrange(len(pending)))
         response = self.call("DELETE", f"/organizations/{org}/invitations/{invitation}", token)
         status = self.state.invitation_status(invitation)
+        self.touch(org, invitation)  # a later revoke of the same invitation is not an earlier failure landing late
         if response.status_code == 204:
             if status != "Revoked":
                 self.violation("ack_missing", f"revoke {invitation}: {status}")
@@ -351,7 +352,6 @@ class Actor:
             self.violation("failed_but_happened", f"revoke {invitation} ({response.status_code}): {status}")
         else:
             pending.append(invitation)
-            self.touch(org, invitation)
             self.recheck_later(
                 org, invitation, f"revoke {invitation}", lambda: self.state.invitation_status(invitation) != "Revoked"
             )
