@@ -35,6 +35,8 @@ help: ## list the targets
 	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE; LOGTO_SPA_APP_ID for the console):"
 	@echo "  your own Logto instead of the stand-in"
 	@echo "  logto-setup: LOGTO_ENDPOINT (unset: the running make local) APPLY=1 | CHECK=1, SPA_REDIRECT_URIS SECRET_ID"
+	@echo "  MAX_ORGS_CREATED_PER_USER_PER_DAY MAX_MEMBERS_PER_ORG MAX_PENDING_INVITATIONS_PER_ORG (limits; 0: none; README: Limits)"
+	@echo "  MAX_INVITATION_EMAILS_PER_ORG_PER_DAY MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt

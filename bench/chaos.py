@@ -6,8 +6,12 @@ rate-based chaos mode on every Management API request: 429 with Retry-After, 500
 answers (carried out, then answered 500 or the connection dropped). Several users act at once, each on the
 organizations it created (so each change can be checked right after its answer): keyed and unkeyed creates (a keyed
 create is retried with its key after a 5xx, as a client would), add members with and without roles, remove members,
-replace roles, create and revoke invitations, reads, deletes. After the workload: faults off, the clean-up function
-run (as its schedule would), and every invariant printed. All must be 0.
+replace roles, create, re-send and revoke invitations, reads, deletes. After the workload: faults off, the clean-up
+function run (as its schedule would), and every invariant printed. All must be 0.
+
+The stack runs with small limits (CHAOS_LIMITS; a MAX_… variable in the environment wins), so they are reached all
+the time: every answer is checked against them (no breach), and at the end the places the rate limits hold in the
+stack's table are compared with what happened (no leaked place: a refused or failed change gave its place back).
 
 The audit trail too (orgapi.outcomes.audit): EventBridge fails at the same rate (the local AWS's fault switch), and afterwards
 every acknowledged change must have exactly one audit entry (matched by action, organization and target), no entry may
@@ -18,6 +22,7 @@ clean-up run publishes what EventBridge refused).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -36,11 +41,25 @@ from pathlib import Path
 
 import requests
 
+from orgapi.operations.limits import PLACE_PREFIX  # (make chaos: PYTHONPATH=layers/common)
+
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT_STATUSES = {200, 201, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
+CONTRACT_STATUSES = {200, 201, 202, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
 CREATOR_ROLE = "admin"
 ACTORS = ["alice", "bob", "carol", "alice"]  # users who may create organizations (alice twice: two sessions)
 TARGETS = ["dave", "erin", "bob", "carol", "alice"]
+VICTIMS = ["chaos-victim-0@example.com", "Chaos-Victim-1@example.com"]  # invited again and again, across organizations
+CHAOS_LIMITS = {
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY": 60,
+    "MAX_MEMBERS_PER_ORG": 3,
+    "MAX_PENDING_INVITATIONS_PER_ORG": 3,
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY": 8,
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY": 5,
+}
+
+
+def chaos_limits() -> dict[str, int]:
+    return {name: int(os.environ.get(name) or default) for name, default in CHAOS_LIMITS.items()}
 
 
 def free_port() -> int:
@@ -62,6 +81,9 @@ class Tally:
     landed_later: list = field(default_factory=list)  # failed changes that showed up after the immediate check
     acked_creates: list = field(default_factory=list)  # (name, id, creator)
     acked_changes: Counter = field(default_factory=Counter)  # (action, organization, target) -> acknowledged answers
+    limit_breaches: list = field(default_factory=list)
+    limit_answers: Counter = field(default_factory=Counter)  # 409 limit_reached / 429 rate_limited by route
+    emails_unknown: Counter = field(default_factory=Counter)  # ("organization", id) / ("invitee", address): may be sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -96,6 +118,10 @@ class StandinState:
         )
         return {r[0] for r in rows}
 
+    def invitee(self, invitation: str) -> str | None:
+        rows = self._q("SELECT invitee FROM invitations WHERE id = ?", invitation)
+        return rows[0][0] if rows else None
+
     def invitation_status(self, invitation: str) -> str | None:
         rows = self._q("SELECT status FROM invitations WHERE id = ?", invitation)
         return rows[0][0] if rows else None
@@ -104,6 +130,15 @@ class StandinState:
         return len(
             self._q("SELECT 1 FROM invitations WHERE org_id = ? AND invitee = ? AND status = 'Pending'", org, invitee)
         )
+
+    def member_count(self, org: str) -> int:
+        return self._q("SELECT count(*) FROM members WHERE org_id = ?", org)[0][0]
+
+    def pending_count(self, org: str) -> int:
+        now = int(time.time() * 1000)
+        return self._q(
+            "SELECT count(*) FROM invitations WHERE org_id = ? AND status = 'Pending' AND expires_at > ?", org, now
+        )[0][0]
 
     def orgs_without_creator(self, prefix: str) -> list[str]:
         return [
@@ -118,8 +153,11 @@ class StandinState:
 
 
 class Actor:
-    def __init__(self, index: int, user: str, api: str, logto: str, state: StandinState, tally: Tally, budget, seed):
+    def __init__(
+        self, index: int, user: str, api: str, logto: str, state: StandinState, tally: Tally, budget, seed, limits
+    ):
         self.index, self.user, self.api, self.logto, self.state, self.tally = index, user, api, logto, state, tally
+        self.limits = limits
         self.budget, self.rng = budget, random.Random(seed * 1000 + index)
         self.http = requests.Session()
         self.orgs: dict[str, str] = {}  # id -> organization token
@@ -172,6 +210,13 @@ class Actor:
                     body = None
                 if response.status_code >= 400 and not (isinstance(body, dict) and {"message", "code"} <= set(body)):
                     self.tally.outside_contract.append((method, path, "error shape"))
+                code = body.get("code") if isinstance(body, dict) else None
+                if code in ("limit_reached", "rate_limited") and response.status_code in (409, 429):
+                    self.tally.limit_answers[code] += 1
+                    if code == "limit_reached" and not isinstance(body.get("limit"), int):
+                        self.tally.outside_contract.append((method, path, "limit_reached without limit"))
+                    if code == "rate_limited" and not response.headers.get("Retry-After", "").isdigit():
+                        self.tally.outside_contract.append((method, path, "rate_limited without Retry-After"))
         return response
 
     def acked(self, action: str, org: str, target: str = "") -> None:
@@ -221,6 +266,8 @@ class Actor:
             self.acked("member.added", org, target)
             if after is None or not set(roles) <= after:
                 self.violation("ack_missing", f"add {target} {roles} to {org}: now {after}")
+            if self.state.member_count(org) > self.limits["MAX_MEMBERS_PER_ORG"]:
+                self.violation("limit_breaches", f"members of {org}: {self.state.member_count(org)}")
         elif after != before:
             self.violation(
                 "failed_but_happened", f"add {target} {roles} to {org} ({response.status_code}): {before} -> {after}"
@@ -272,15 +319,32 @@ class Actor:
             self.recheck_later(org, target, f"roles of {target}", lambda: self.state.roles(org, target) == before)
         return None
 
+    def email_unknown(self, org: str, invitee: str) -> None:
+        """An e-mail whose answer was lost may have gone out: its places are kept (Logto keeps no record)."""
+        with self.tally.lock:
+            self.tally.emails_unknown["organization", org] += 1
+            self.tally.emails_unknown["invitee", invitee.lower()] += 1
+
     def invite(self, org: str, token: str) -> None:
-        invitee = f"chaos-{uuid.uuid4().hex[:8]}@example.com"
+        victim = self.rng.random() < 0.3
+        invitee = self.rng.choice(VICTIMS) if victim else f"chaos-{uuid.uuid4().hex[:8]}@example.com"
+        before = self.state.pending_invitations(org, invitee)
         response = self.call("POST", f"/organizations/{org}/invitations", token, json={"invitee": invitee})
+        if response.status_code >= 500:
+            self.email_unknown(org, invitee)  # the function may have died after the e-mail (not here: counted anyway)
         if response.status_code == 201:
             invitation = response.json()["id"]
             self.acked("invitation.created", org, invitation)
             if self.state.invitation_status(invitation) != "Pending":
                 self.violation("ack_missing", f"invitation {invitation} for {invitee}")
+            if self.state.pending_count(org) > self.limits["MAX_PENDING_INVITATIONS_PER_ORG"]:
+                self.violation("limit_breaches", f"pending invitations of {org}: {self.state.pending_count(org)}")
+            if response.json().get("email", {}).get("sent") is None:
+                self.email_unknown(org, invitee)
             self.invitations.setdefault(org, []).append(invitation)
+        elif victim:
+            if self.state.pending_invitations(org, invitee) != before:
+                self.violation("failed_but_happened", f"invite {invitee} to {org} ({response.status_code})")
         elif self.state.pending_invitations(org, invitee):
             self.violation("failed_but_happened", f"invite {invitee} to {org} ({response.status_code})")
         else:
@@ -295,6 +359,7 @@ class Actor:
         invitation = pending.pop(self.rng.randrange(len(pending)))
         response = self.call("DELETE", f"/organizations/{org}/invitations/{invitation}", token)
         status = self.state.invitation_status(invitation)
+        self.touch(org, invitation)  # a later revoke of the same invitation is not an earlier failure landing late
         if response.status_code == 204:
             self.acked("invitation.revoked", org, invitation)
             if status != "Revoked":
@@ -303,10 +368,21 @@ class Actor:
             self.violation("failed_but_happened", f"revoke {invitation} ({response.status_code}): {status}")
         else:
             pending.append(invitation)
-            self.touch(org, invitation)
             self.recheck_later(
                 org, invitation, f"revoke {invitation}", lambda: self.state.invitation_status(invitation) != "Revoked"
             )
+        return None
+
+    def resend(self, org: str, token: str) -> None:
+        pending = self.invitations.get(org) or []
+        if not pending:
+            return self.invite(org, token)
+        invitation = self.rng.choice(pending)
+        response = self.call("POST", f"/organizations/{org}/invitations/{invitation}/message", token)
+        if response.status_code == 202 or response.status_code >= 500:
+            invitee = self.state.invitee(invitation)
+            if invitee:
+                self.email_unknown(org, invitee)
         return None
 
     def read(self, org: str, token: str) -> None:
@@ -346,6 +422,7 @@ class Actor:
             (self.replace_roles, 3),
             (self.invite, 2),
             (self.revoke, 2),
+            (self.resend, 1),
             (self.read, 3),
             (self.delete, 1),
         ]
@@ -361,9 +438,10 @@ class Actor:
                 self.violation("outside_contract", f"{operation.__name__}: {type(exc).__name__}")
 
 
-def start_stack(data: Path, port: int) -> tuple[subprocess.Popen, dict]:
+def start_stack(data: Path, port: int, limits: dict[str, int]) -> tuple[subprocess.Popen, dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
     env["PYTHONPATH"] = str(ROOT)
+    env.update({name: str(value) for name, value in limits.items()})
     proc = subprocess.Popen(
         [
             str(ROOT / ".venv-tools" / "bin" / "python"),
@@ -428,6 +506,60 @@ def audit_key(entry: dict) -> tuple[str, str, str]:
     return entry["action"], entry["organizationId"], target or ""
 
 
+def limit_audit(info: dict, limits: dict[str, int], tally: Tally, outbox: list[dict]) -> tuple[list, list, dict]:
+    """Breaches of the rate limits (organizations per creator, e-mails per organization and per address, from the
+    stand-in's own records), and places the stack's table holds for changes that did not happen (leaked) or lacks for
+    changes that did (an undercount: a breach waiting to happen)."""
+    import boto3
+
+    table = info["functionEnv"]["IDEMPOTENCY_TABLE"]
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=info["aws"],
+        region_name="eu-west-1",  # local.serve's region
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    held: dict[str, int] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            if item["id"]["S"].startswith("limit#"):
+                held[item["id"]["S"]] = sum(1 for name in item if name.startswith(PLACE_PREFIX))
+                if int(item.get("n", {}).get("N", "0")) != held[item["id"]["S"]]:
+                    held[item["id"]["S"]] = -1  # the count and the places disagree: reported below
+    created: dict[str, set[str]] = {}
+    for _, org, user in tally.acked_creates:
+        created.setdefault(user, set()).add(org)
+    sent_by_org = Counter(m["organizationId"] for m in outbox)
+    sent_to = Counter(m["to"].lower() for m in outbox)
+    # (item id, places that must be held, places that may be held, limit, what)
+    expected = [
+        (f"limit#orgs-created#user#{user}", len(orgs), len(orgs), "MAX_ORGS_CREATED_PER_USER_PER_DAY", user)
+        for user, orgs in created.items()
+    ]
+    unknown_of = {kind: {k for (c, k) in tally.emails_unknown if c == kind} for kind in ("organization", "invitee")}
+    for org in set(sent_by_org) | unknown_of["organization"]:
+        sent, unknown = sent_by_org[org], tally.emails_unknown["organization", org]
+        expected.append(
+            (f"limit#emails#organization#{org}", sent, sent + unknown, "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY", org)
+        )
+    for address in set(sent_to) | unknown_of["invitee"]:
+        sent, unknown = sent_to[address], tally.emails_unknown["invitee", address]
+        item = f"limit#emails#invitee#{hashlib.sha256(address.encode()).hexdigest()}"
+        expected.append((item, sent, sent + unknown, "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY", address))
+    breaches, leaked = [], []
+    for item, must, may, limit_name, what in expected:
+        if must > limits[limit_name]:
+            breaches.append(f"{limit_name} {what}: {must}")
+        count = held.pop(item, 0)
+        if count < must:
+            breaches.append(f"{limit_name} {what}: {count} places held for {must}")
+        elif count > may:
+            leaked.append(f"{limit_name} {what}: {count} places held for {must} (+{may - must} unknown)")
+    leaked += [f"{item}: {count} places, nothing happened" for item, count in held.items() if count]
+    return breaches, leaked, {"items": len(expected), "places": sum(e[1] for e in expected)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
@@ -440,7 +572,8 @@ def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="chaos-"))
-    proc, info = start_stack(data, free_port())
+    limits = chaos_limits()
+    proc, info = start_stack(data, free_port(), limits)
     api, logto = info["url"], info["logto"]
     state = StandinState(data / "logto.sqlite")
     tally = Tally()
@@ -459,7 +592,8 @@ def main() -> None:
                 return tally.requests < args.requests
 
         actors = [
-            Actor(i, ACTORS[i % len(ACTORS)], api, logto, state, tally, budget, args.seed) for i in range(args.actors)
+            Actor(i, ACTORS[i % len(ACTORS)], api, logto, state, tally, budget, args.seed, limits)
+            for i in range(args.actors)
         ]
         threads = [threading.Thread(target=a.run) for a in actors]
         for t in threads:
@@ -491,6 +625,9 @@ def main() -> None:
         published = Counter(e["detail"]["id"] for e in http.get(f"{api}/__local/events", timeout=30).json())
         unpublished = [e["id"] for e in entries if not published[e["id"]]]
         late = sum(r.get("eventsPublished", 0) for r in runs)
+        breaches, leaked, places = limit_audit(
+            info, limits, tally, http.get(f"{logto}/__dev/outbox", timeout=10).json()
+        )
 
         management = faults.get("management_requests", 0)
         injected = faults.get("faults", {})
@@ -511,6 +648,9 @@ def main() -> None:
             f"{sum(published.values())} events; PutEvents failed {eventbridge_failed} times, {late} events "
             f"published late by the clean-up run, {sum(n - 1 for n in published.values() if n > 1)} published twice"
         )
+        print(
+            f"  limits {limits}: answers {dict(sorted(tally.limit_answers.items()))}; places held at the end: {places}"
+        )
         invariants = {
             "organizations without a CREATOR_ROLE holder": len(without_creator),
             "acknowledged changes missing": len(tally.ack_missing),
@@ -525,6 +665,8 @@ def main() -> None:
             + len([k for k in extra_entries if tally.acked_changes[k]]),
             "audit entries for changes not acknowledged": len([k for k in extra_entries if not tally.acked_changes[k]]),
             "audit entries whose event never reached the bus": len(unpublished),
+            "limit breaches": len(tally.limit_breaches) + len(breaches),
+            "leaked places": len(leaked),
         }
         width = max(len(k) for k in invariants)
         for name, value in invariants.items():
@@ -541,6 +683,8 @@ def main() -> None:
                 [(k, recorded[k], tally.acked_changes[k]) for k in extra_entries],
             ),
             ("event never published", unpublished),
+            ("limit breach", tally.limit_breaches + breaches),
+            ("leaked place", leaked),
         ):
             for item in items[:10]:
                 print(f"    {label}: {item}")

@@ -8,6 +8,9 @@
 4. What live permissions cost: Management API calls and latency per mutating route and token kind, with
    LIVE_PERMISSIONS=off against writes, every Logto answer delayed by LOGTO_DELAY_MS (default 20 ms, a nearby
    Logto Cloud region) so the figures show round trips, not loopback.
+5. What the limits cost: Management API calls, DynamoDB calls and latency per write with every limit off (0) against
+   every limit on (set high enough that nothing is refused: the cost of checking, not of refusing), Logto answers
+   delayed as in 4 and DynamoDB answers by DYNAMODB_DELAY_MS (default 5 ms, in-region).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
 
+from orgapi.base.config import LIMITS, MAX_LIMIT  # noqa: E402
 from orgapi.contract.routes import ROUTES  # noqa: E402
 from tests.support.http_stub import StubServer  # noqa: E402
 from tests.support.jwt_factory import SigningKey, token  # noqa: E402
@@ -248,6 +252,7 @@ def bench_live_permissions(runs: int = 15) -> None:
         "IDEMPOTENCY_TABLE": "state",
         "CLEANUP_TABLE": "cleanups",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        **dict.fromkeys(LIMITS, "0"),  # what live permissions cost alone (the limits: section 5)
     }
     with standin_with_local_aws(("state", "cleanups"), **environment) as logto, contextlib.redirect_stdout(sink):
         logto.fault(rate=1.0, kinds=["slow"], slowMs=delay, seed=1)
@@ -302,9 +307,92 @@ def bench_live_permissions(runs: int = 15) -> None:
         print(f"  {name:22} {kind:17} {off[3]:9.0f} {live[3]:7.0f} {off[4]:7.1f}ms {live[4]:7.1f}ms")
 
 
+def bench_limits(runs: int = 15) -> None:
+    import logging
+
+    import boto3
+
+    from orgapi.base.observability import logger
+    from orgapi.gateway.handler import build_handler
+    from orgapi.operations import invitations, members, organizations, services
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    delay = int(os.environ.get("LOGTO_DELAY_MS", "20"))
+    dynamodb_delay = int(os.environ.get("DYNAMODB_DELAY_MS", "5")) / 1000
+    cases = [  # (label, route, operation, body)
+        ("POST members", "add_members", members.add_members, {"userIds": ["bob"]}),
+        ("POST members + role", "add_members", members.add_members, {"userIds": ["bob"], "roleNames": ["member"]}),
+        ("POST invitations", "create_invitation", invitations.create_invitation, None),
+        ("POST …/message", "send_invitation_message", invitations.send_invitation_message, None),
+        ("POST organizations", "create_organization", organizations.create_organization, None),
+    ]
+    sink = io.StringIO()
+    for h in logger._logger.handlers:
+        h.setStream(sink)
+    environment = {
+        "API_RESOURCE": "https://api.example.com/org",
+        "IDEMPOTENCY_TABLE": "state",
+        "CLEANUP_TABLE": "cleanups",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "LIVE_PERMISSIONS": "writes",
+        "INVITATION_LINK": "https://app.example.com/invite/{invitationId}",
+    }
+    dynamodb_calls = [0]
+
+    def dynamodb_round_trip(**_):
+        dynamodb_calls[0] += 1
+        time.sleep(dynamodb_delay)
+
+    rows = {}
+    with standin_with_local_aws(("state", "cleanups"), **environment) as logto, contextlib.redirect_stdout(sink):
+        boto3.setup_default_session()  # the functions' clients are made from it: count (and delay) their calls
+        boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", dynamodb_round_trip)
+        logto.fault(rate=1.0, kinds=["slow"], slowMs=delay, seed=1)
+        counter = iter(range(10**6))
+
+        def event_for(route: str, body: dict | None) -> dict:
+            event = json.loads((ROOT / "events" / f"{route}.json").read_text())
+            if route == "create_invitation":
+                body = {"invitee": f"bench{next(counter)}@example.com"}
+            if route == "create_organization":
+                event["headers"].pop("Idempotency-Key", None)
+            if body is not None:
+                event["body"] = json.dumps(body)
+            return event
+
+        for mode, value in (("off", "0"), ("on", str(MAX_LIMIT))):
+            os.environ.update(dict.fromkeys(LIMITS, value))
+            services.services.cache_clear()
+            for label, route, operation, body in cases:
+                handler = build_handler(route, operation)
+                handler(event_for(route, body), Ctx())  # warm: role cache, resource id, M2M token, boto3 clients
+                calls, ddb, samples = [], [], []
+                for _ in range(runs):
+                    event = event_for(route, body)
+                    before, dynamodb_calls[0] = logto.stats()["management_requests"], 0
+                    started = time.perf_counter()
+                    status = handler(event, Ctx())["statusCode"]
+                    samples.append((time.perf_counter() - started) * 1000)
+                    calls.append(logto.stats()["management_requests"] - before)
+                    ddb.append(dynamodb_calls[0])
+                    assert status < 300, (label, mode, status)
+                rows[label, mode] = (statistics.median(calls), statistics.median(ddb), statistics.median(samples))
+    print(
+        f"\nlimits: calls and latency per write, every limit off -> on (Logto answers delayed {delay} ms, "
+        f"DynamoDB {dynamodb_delay * 1000:.0f} ms; organization token, LIVE_PERMISSIONS=writes)"
+    )
+    print(f"  {'route':22} {'Logto calls':>12} {'DynamoDB calls':>15} {'p50':>17}")
+    for label, *_ in cases:
+        off, on = rows[label, "off"], rows[label, "on"]
+        print(
+            f"  {label:22} {off[0]:5.0f} -> {on[0]:<4.0f} {off[1]:7.0f} -> {on[1]:<5.0f} "
+            f"{off[2]:6.1f} -> {on[2]:5.1f} ms"
+        )
+
+
 if __name__ == "__main__":
     print(f"python {sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores\n")
-    only = set(sys.argv[1:]) or {"authorizer", "imports", "m2m", "live"}
+    only = set(sys.argv[1:]) or {"authorizer", "imports", "m2m", "live", "limits"}
     if "authorizer" in only:
         bench_authorizer()
     if "imports" in only:
@@ -313,3 +401,5 @@ if __name__ == "__main__":
         bench_m2m_cache()
     if "live" in only:
         bench_live_permissions()
+    if "limits" in only:
+        bench_limits()

@@ -179,6 +179,13 @@ def template_settings(
 
 
 TEMPLATE = Path(os.environ.get("LOCAL_TEMPLATE") or ROOT / "template.yaml")  # tests run modified copies
+LIMIT_VARIABLES = (
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY",
+    "MAX_MEMBERS_PER_ORG",
+    "MAX_PENDING_INVITATIONS_PER_ORG",
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY",
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY",
+)
 
 
 def template_parameters(env: dict[str, str], reauthorize_every: int = 300) -> dict[str, str]:
@@ -486,6 +493,8 @@ def function_env(
         "EVENT_BUS_NAME": EVENT_BUS,
         "AUDIT_RETENTION_DAYS": os.environ.get("AUDIT_RETENTION_DAYS", "90"),
     }
+    # The limits (MAX_…): as set in the environment, else the template's defaults (checked by the functions).
+    env.update({name: os.environ[name] for name in LIMIT_VARIABLES if name in os.environ})
     return env
 
 

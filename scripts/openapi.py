@@ -43,6 +43,12 @@ SCHEMAS: dict[str, Any] = {
         "required": ["message", "code"],
         "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
     },
+    "LimitReached": {
+        "description": "409 `limit_reached`: a count limit of this deployment (README: Limits)",
+        "type": "object",
+        "required": ["message", "code", "limit"],
+        "properties": {"message": {"type": "string"}, "code": {"const": "limit_reached"}, "limit": {"type": "integer"}},
+    },
     "Organization": _object(views.ORGANIZATION_FIELDS),
     "OrganizationWithRoles": _object(views.ORGANIZATION_FIELDS, {"organizationRoles": ROLE_REFS}),
     "Member": _object(views.MEMBER_FIELDS, {"organizationRoles": ROLE_REFS}),
@@ -166,6 +172,9 @@ ERRORS = {
     "504": "Logto timed out",
 }
 
+# Routes that take a place among a count limit (orgapi.operations.limits): their 409 may be `limit_reached`, with the limit.
+COUNT_LIMITED = {"add_members", "create_invitation", "accept_invitation"}
+
 
 _HEADER_TYPES = {"Total-Number": "integer", "Next-Cursor": "string"}
 
@@ -236,6 +245,10 @@ def build() -> dict[str, Any]:
                 "description": text,
                 "content": {"application/json": {"schema": _ref("Error")}},
             }
+        if route.name in COUNT_LIMITED:
+            conflict = operation["responses"]["409"]["content"]["application/json"]
+            conflict["schema"] = {"anyOf": [_ref("Error"), _ref("LimitReached")]}
+        operation["responses"]["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     paths[HEALTH_ROUTE.path] = {
         "get": {

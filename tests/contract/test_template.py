@@ -24,6 +24,11 @@ CONTRACT_VARIABLES = {
     "INVITATION_LINK",
     "AUDIT_RETENTION_DAYS",
     "EVENT_BUS_NAME",
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY",
+    "MAX_MEMBERS_PER_ORG",
+    "MAX_PENDING_INVITATIONS_PER_ORG",
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY",
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY",
 }
 
 
@@ -413,3 +418,13 @@ def test_unpublished_events_raise_an_alarm():
     alarm = _alarms()["UnpublishedEventsAlarm"]
     assert alarm["MetricName"] == "EventsUnpublished" and alarm["Namespace"] == "LogtoOrgApi"
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "run_cleanups"}]
+
+
+def test_limit_parameters_carry_the_contract_s_defaults_to_every_function():
+    from orgapi.base.config import LIMITS
+
+    parameters = TEMPLATE["Parameters"]
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for variable, default in LIMITS.items():
+        parameter = variables[variable]["Ref"]
+        assert parameters[parameter]["Default"] == default and parameters[parameter]["MinValue"] == 0, variable

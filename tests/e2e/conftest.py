@@ -95,14 +95,30 @@ class Stack:
         return self.http.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
 
 
+# The session's stack runs without limits: its tests create organizations and invite the seeded users all session
+# long. The limits are tested on a stack of their own with small ones (test_limits.py, `limited_stack`).
+NO_LIMITS = {
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY": "0",
+    "MAX_MEMBERS_PER_ORG": "0",
+    "MAX_PENDING_INVITATIONS_PER_ORG": "0",
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY": "0",
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY": "0",
+}
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    yield from start_stack(tmp_path_factory, NO_LIMITS)
+
+
+def start_stack(tmp_path_factory, extra_env: dict[str, str]):
     if not TOOLS_PYTHON.exists() or not APP_PYTHON.exists():
         pytest.fail("the e2e tests need .venv and .venv-tools: run them with `make test` (or `make e2e`)")
     data = tmp_path_factory.mktemp("local-stack")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra_env)
     proc = subprocess.Popen(
         [
             str(TOOLS_PYTHON),

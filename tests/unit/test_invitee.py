@@ -94,7 +94,9 @@ def request(name, *, sub="dave", client="spa", invitation_id="inv1"):
 
 
 def services(logto):
-    return SimpleNamespace(logto=logto, settings=SimpleNamespace(), audit=None)
+    return SimpleNamespace(
+        logto=logto, settings=SimpleNamespace(max_members_per_org=0), audit=None
+    )  # limits: test_limits.py
 
 
 def accepted_by(user):

@@ -63,10 +63,16 @@ class Settings:
     invitation_link: str | None = None
     # Pending clean-ups (compensations to finish later, orgapi.outcomes.cleanup): create_organization, add_members, run_cleanups.
     cleanup_table: str = ""
-    # The audit trail (orgapi.audit): its table, the EventBridge bus its events go to, and how long entries are kept.
+    # The audit trail (orgapi.outcomes.audit): its table, the EventBridge bus its events go to, and how long entries are kept.
     audit_table: str = ""
     event_bus: str = ""
     audit_retention_days: int = 90
+    # Limits (orgapi.operations.limits; 0 = no limit): count limits per organization, rate limits per 24 hours.
+    max_orgs_created_per_user_per_day: int = 10
+    max_members_per_org: int = 500
+    max_pending_invitations_per_org: int = 100
+    max_invitation_emails_per_org_per_day: int = 200
+    max_invitation_emails_per_invitee_per_day: int = 5
 
     @property
     def jwks_url(self) -> str:
@@ -218,4 +224,21 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
         audit_table=_matching(env, "AUDIT_TABLE", _TABLE_NAME, "a DynamoDB table name"),
         event_bus=_matching(env, "EVENT_BUS_NAME", _EVENT_BUS, "an EventBridge bus name or ARN"),
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
+        **_limits(env),
     )
+
+
+# The contract's "Limits" (name, default). A count above MAX_LIMIT is refused: a rate window keeps one entry per place
+# in one DynamoDB item (400 KB at most), and a limit that high is no limit anyway (use 0).
+LIMITS = {
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY": 10,
+    "MAX_MEMBERS_PER_ORG": 500,
+    "MAX_PENDING_INVITATIONS_PER_ORG": 100,
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY": 200,
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY": 5,
+}
+MAX_LIMIT = 5000
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, int]:
+    return {name.lower(): _int(env, name, default, 0, MAX_LIMIT) for name, default in LIMITS.items()}

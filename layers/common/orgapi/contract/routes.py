@@ -130,6 +130,7 @@ ROUTES: tuple[Route, ...] = (
         "/organizations/{organizationId}/invitations",
         ORGANIZATION_KINDS,
         "member:invite",
+        uses_table=True,  # the lease (pending invitations per organization) and the e-mail rate limits (limits.py)
         body="CreateInvitation",
     ),
     Route(
@@ -145,6 +146,7 @@ ROUTES: tuple[Route, ...] = (
         "/organizations/{organizationId}/invitations/{invitationId}/message",
         ORGANIZATION_KINDS,
         "member:invite",
+        uses_table=True,  # the e-mail rate limits (limits.py)
     ),
     Route(
         "list_audit",
@@ -157,7 +159,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     # The invitee's side: a user's global API token; who may act is decided by the invitation's e-mail, not a scope.
     Route("list_own_invitations", "GET", "/invitations", _GLOBAL, None),
-    Route("accept_invitation", "POST", "/invitations/{invitationId}/accept", _GLOBAL, None),
+    Route(
+        "accept_invitation",
+        "POST",
+        "/invitations/{invitationId}/accept",
+        _GLOBAL,
+        None,
+        uses_table=True,  # the lease (members per organization, limits.py)
+    ),
     Route("decline_invitation", "POST", "/invitations/{invitationId}/decline", _GLOBAL, None),
 )
 

@@ -13,6 +13,7 @@ from orgapi.base.observability import logger
 from orgapi.contract import views
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.upstream import api_error
+from orgapi.operations import limits
 from orgapi.operations.members import fresh_catalog
 from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
@@ -70,20 +71,23 @@ def create_invitation(request: Request, services: Services) -> Result:
     }
     if request.caller.is_user:
         payload["inviterId"] = request.caller.subject
-    invitation = changes.create_invitation(services.logto, payload, request.deadline)
-    request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
-    audit.record(
-        services.audit,
-        request.caller,
-        "invitation.created",
-        request.path["organizationId"],
-        invitationId=request.audit_targets["invitationId"],
-        roleNames=request.audit_targets["roleNames"],
-    )
-    result = views.invitation(invitation)
-    template = services.settings.invitation_link
-    if template:
-        result["email"] = _email_once(services, template, invitation.get("id"), request.deadline)
+    # Places: the e-mail's (rate limits) and a pending invitation's (counted in Logto, under the lease).
+    organization_id = request.path["organizationId"]
+    with limits.invitation_places(services, organization_id, body.invitee, request.deadline, now_ms()) as places:
+        invitation = changes.create_invitation(services.logto, payload, request.deadline)
+        request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
+        audit.record(
+            services.audit,
+            request.caller,
+            "invitation.created",
+            organization_id,
+            invitationId=request.audit_targets["invitationId"],
+            roleNames=request.audit_targets["roleNames"],
+        )
+        result = views.invitation(invitation)
+        template = services.settings.invitation_link
+        if template:
+            result["email"] = places.emailed(_email_once(services, template, invitation.get("id"), request.deadline))
     return Result(201, result)
 
 
@@ -174,17 +178,19 @@ def send_invitation_message(request: Request, services: Services) -> Result:
     invitation = _this_organizations_invitation(request, services)
     ensure_pending(invitation)
     invitation_id = request.path["invitationId"]
-    try:
-        services.logto.send_invitation_message(
-            invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
-        )
-    except (LogtoError, NoAnswer) as failure:
-        if not failure.maybe_applied:
-            raise
-        # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
-        # that (202, sent unknown) rather than report a failure for what may have happened.
-        logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
-        return Result(202, {"sent": None, "code": api_error(failure).code})
+    # The e-mail's places (rate limits) are given back when it surely was not sent (the send raised).
+    with limits.email_places(services, request.path["organizationId"], str(invitation.get("invitee") or "")):
+        try:
+            services.logto.send_invitation_message(
+                invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline
+            )
+        except (LogtoError, NoAnswer) as failure:
+            if not failure.maybe_applied:
+                raise
+            # The answer was lost: the e-mail may have gone out, and Logto keeps no record to read back. Say exactly
+            # that (202, sent unknown) rather than report a failure for what may have happened.
+            logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
+            return Result(202, {"sent": None, "code": api_error(failure).code})
     # Sent (204): the one outcome recorded. The 202 above records nothing: nobody knows whether it went out.
     audit.record(
         services.audit,

@@ -15,6 +15,7 @@ from orgapi.base.observability import logger
 from orgapi.contract import views
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import StatusChangeRefused
+from orgapi.operations import limits
 from orgapi.operations.invitations import ensure_pending, now_ms
 from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
@@ -135,14 +136,16 @@ def accept_invitation(request: Request, services: Services) -> Result:
             "You are already a member of this organization; your roles are changed by its admins",
             code="already_member",
         )
-    try:
-        invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
-    except StatusChangeRefused:
-        invitation = _settled(request, services, "Accepted", None)
-    except (LogtoError, NoAnswer) as error:
-        if not error.maybe_applied:  # refused, or never sent: nothing happened
-            raise
-        invitation = _settled(request, services, "Accepted", error)
+    # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted in Logto under the organization's lease.
+    with limits.member_places(services, organization_id, [user_id], request.deadline):
+        try:
+            invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
+        except StatusChangeRefused:
+            invitation = _settled(request, services, "Accepted", None)
+        except (LogtoError, NoAnswer) as error:
+            if not error.maybe_applied:  # refused, or never sent: nothing happened
+                raise
+            invitation = _settled(request, services, "Accepted", error)
     audit.record(
         services.audit,
         request.caller,

@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from orgapi.base.errors import NotFound
 from orgapi.base.observability import logger
 from orgapi.contract import views
+from orgapi.operations import limits
 from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import audit, changes
@@ -55,7 +56,10 @@ def add_members(request: Request, services: Services) -> Result:
 
     # All or nothing: members whose role grant fails are removed again (orgapi.outcomes.changes.add_members). Under the
     # organization's lease when roles are granted, so a rank check running beside it sees the grant or not at all.
-    with services.leases().hold(organization_id, request.deadline) if roles else nullcontext():
+    with (
+        services.leases().hold(organization_id, request.deadline) if roles else nullcontext(),
+        limits.member_places(services, organization_id, body.userIds, request.deadline, leased=bool(roles)),
+    ):
         changes.add_members(
             services.logto,
             organization_id,

@@ -19,6 +19,7 @@ from orgapi.base.errors import (
 from orgapi.base.observability import logger
 from orgapi.contract import views
 from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.operations import limits
 from orgapi.operations.request import Request, Result
 from orgapi.outcomes import audit, changes, creation
 from orgapi.tokens.identity import Caller
@@ -60,15 +61,16 @@ def _create(
         raise UpstreamError("The creator role is not configured in the identity provider", code="creator_role_missing")
     if services.cleanups is None:
         raise ServiceUnavailable("Clean-up storage is not configured", code="cleanup_unavailable", retry_after=30)
-    organization = creation.create(
-        services.logto,
-        services.cleanups,
-        creator=caller.subject,
-        creator_role_id=creator_role.id,
-        body=body.model_dump(exclude_none=True),
-        cid=creation.creation_id(caller.subject, key),
-        deadline=deadline,
-    )
+    with limits.organization_place(services, caller.subject):  # given back when nothing was created
+        organization = creation.create(
+            services.logto,
+            services.cleanups,
+            creator=caller.subject,
+            creator_role_id=creator_role.id,
+            body=body.model_dump(exclude_none=True),
+            cid=creation.creation_id(caller.subject, key),
+            deadline=deadline,
+        )
     logger.info("organization_created", extra={"created_organization_id": organization["id"]})
     audit.record(services.audit, caller, "organization.created", organization["id"])  # not on a key's replay
     return {

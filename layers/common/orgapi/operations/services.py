@@ -17,6 +17,7 @@ from orgapi.logto.http import HttpSender
 from orgapi.logto.m2m import M2MTokenProvider
 from orgapi.logto.management import ManagementApi
 from orgapi.logto.secrets import CredentialsUnavailable, load_m2m_credentials
+from orgapi.operations.limits import RateWindows
 from orgapi.outcomes.audit import AuditTrail
 from orgapi.outcomes.cleanup import CleanupStore
 from orgapi.rules.access import AccessResolver, LiveMode
@@ -34,6 +35,9 @@ class Services:
     lease_store: LeaseStore | None
     cleanups: CleanupStore | None = None  # where compensations that could not finish are recorded (CLEANUP_TABLE)
     audit: AuditTrail | None = None  # the audit trail and change events (AUDIT_TABLE, EVENT_BUS_NAME)
+    rate_windows: RateWindows | None = (
+        None  # the rate limits' places (orgapi.operations.limits), in the IDEMPOTENCY_TABLE
+    )
 
     def leases(self) -> LeaseStore:
         if self.lease_store is None:  # build_handler checks this at cold start for the routes that need it
@@ -70,4 +74,5 @@ def services() -> Services:
         if settings.audit_table
         else None
     )
-    return Services(settings, logto, roles, tokens, access, leases, cleanups, audit)
+    windows = RateWindows(settings.state_table) if settings.state_table else None
+    return Services(settings, logto, roles, tokens, access, leases, cleanups, audit, windows)

@@ -1,0 +1,422 @@
+"""Limits (issue 21, contract "Limits") through the handlers, in-process against the Logto stand-in and DynamoDB in
+moto: each limit at its edge, 20 requests at once with one place left, the fault cases (a refused, failed, lost-and-
+not-done or compensated change uses up nothing; a lost answer found done uses its place once), places freed by what
+Logto does (removal, revoke, accept, expiry), and the 409/429 bodies and headers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+import requests
+
+from orgapi.base.config import LIMITS, load_settings
+from orgapi.base.errors import ConfigError
+from tests.standin.test_faults import served_token
+from tests.unit.test_invitations import outbox, user_context
+from tests.unit.test_operations import DEMO, JSON_ONLY, call, org_context
+
+CONCURRENT = 20
+NO_LIMITS = dict.fromkeys(LIMITS, "0")
+
+
+@pytest.fixture
+def atomic_moto(aws, monkeypatch):
+    """Real DynamoDB makes each conditional write atomic; moto checks and writes in separate steps, so threads could
+    both pass one condition. One lock per write gives the in-process table the guarantee `make local`'s has
+    (local/aws.py)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "get_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self, *args, _original=original, **kwargs):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+@pytest.fixture
+def limited(handlers, atomic_moto, monkeypatch):
+    """handlers with only the given limits set (every other limit 0), before any function is loaded."""
+
+    def configure(**limits):
+        for name, value in {**NO_LIMITS, **limits}.items():
+            monkeypatch.setenv(name, str(value))
+        return handlers
+
+    return configure
+
+
+def add_users(logto, count, prefix="u"):
+    """More users than the seed has, straight into the stand-in's database."""
+    store = logto.app.config["store"]
+    ids = [f"{prefix}{i:03d}" for i in range(count)]
+    with store.lock:
+        for user_id in ids:
+            store.db.execute(
+                "INSERT INTO users VALUES (?,?,?,?,?,?)", (user_id, user_id, user_id, f"{user_id}@example.com", None, 0)
+            )
+    return ids
+
+
+def member_ids(handlers):
+    status, members, _ = call(handlers, "list_members", query={"page": "1", "page_size": "100"})
+    assert status == 200
+    return {m["id"] for m in members}
+
+
+def pending(handlers):
+    return [i for i in call(handlers, "list_invitations")[1] if i["status"] == "Pending"]
+
+
+def add(handlers, *user_ids, roles=None):
+    body = {"userIds": list(user_ids), **({"roleNames": roles} if roles else {})}
+    return call(handlers, "add_members", body=body)
+
+
+def invite(handlers, invitee):
+    return call(handlers, "create_invitation", body={"invitee": invitee, "roleNames": ["member"]})
+
+
+def resend(handlers, invitation_id):
+    return call(handlers, "send_invitation_message", path={"invitationId": invitation_id})
+
+
+def create(handlers, name="Limited Co", sub="carol", key=None):
+    headers = {**JSON_ONLY, **({"Idempotency-Key": key} if key else {})}
+    context = {**org_context(org="", scopes="org:create", sub=sub, kind="global_api"), "organizationId": ""}
+    return call(handlers, "create_organization", body={"name": name}, headers=headers, authorizer=context)
+
+
+def at_once(count, fn):
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        barrier.wait()
+        return fn(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def assert_limit_reached(status, body, limit):
+    assert status == 409 and body == {"message": body["message"], "code": "limit_reached", "limit": limit}
+
+
+def assert_rate_limited(status, body, headers, at_most=86_400):
+    assert status == 429 and set(body) == {"message", "code"} and body["code"] == "rate_limited"
+    assert 1 <= int(headers["Retry-After"]) <= at_most
+
+
+def organizations_of(logto, sub):
+    store = logto.app.config["store"]
+    with store.lock:
+        return store.one("SELECT count(*) FROM members WHERE user_id = ?", sub)[0]
+
+
+# -- configuration ----------------------------------------------------------------------------------------------------
+def test_defaults_are_the_contract_s_and_zero_means_no_limit():
+    base = {"LOGTO_ENDPOINT": "https://t.logto.app"}
+    settings = load_settings(base)
+    assert (
+        settings.max_orgs_created_per_user_per_day,
+        settings.max_members_per_org,
+        settings.max_pending_invitations_per_org,
+        settings.max_invitation_emails_per_org_per_day,
+        settings.max_invitation_emails_per_invitee_per_day,
+    ) == (10, 500, 100, 200, 5)
+    assert load_settings({**base, "MAX_MEMBERS_PER_ORG": "0"}).max_members_per_org == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "1.5", "5001"])
+def test_a_bad_limit_fails_the_cold_start_naming_the_variable(value):
+    with pytest.raises(ConfigError, match="MAX_PENDING_INVITATIONS_PER_ORG must be"):
+        load_settings({"LOGTO_ENDPOINT": "https://t.logto.app", "MAX_PENDING_INVITATIONS_PER_ORG": value})
+
+
+# -- members per organization -----------------------------------------------------------------------------------------
+def test_members_last_place_taken_next_refused_and_a_removal_frees_one(limited, logto):
+    handlers = limited(MAX_MEMBERS_PER_ORG=3)  # the demo organization has alice and bob
+    assert add(handlers, "carol")[0] == 201
+    status, body, _ = add(handlers, "dave")
+    assert_limit_reached(status, body, 3)
+    assert "3 members" in body["message"]
+    assert add(handlers, "bob")[0] == 201  # a member already takes no new place
+    assert add(handlers, "dave", "erin")[0] == 409  # all or nothing
+    assert member_ids(handlers) == {"alice", "bob", "carol"}
+    assert call(handlers, "remove_member", path={"userId": "carol"})[0] == 204
+    assert add(handlers, "dave", roles=["member"])[0] == 201  # the freed place, through the lease already held
+
+
+def test_twenty_adds_at_once_with_one_place_left_exactly_one_succeeds(limited, logto):
+    users = add_users(logto, CONCURRENT)
+    handlers = limited(MAX_MEMBERS_PER_ORG=3)
+    statuses = at_once(CONCURRENT, lambda i: add(handlers, users[i])[0])
+    assert statuses.count(201) == 1 and set(statuses) <= {201, 409}, statuses
+    assert len(member_ids(handlers)) == 3
+
+
+def test_accepting_an_invitation_takes_a_member_place(limited, logto):
+    handlers = limited(MAX_MEMBERS_PER_ORG=2)
+    status, body, _ = call(
+        handlers, "accept_invitation", path={"invitationId": "demo0invite1"}, authorizer=user_context()
+    )
+    assert_limit_reached(status, body, 2)
+    assert [i["id"] for i in pending(handlers)] == ["demo0invite1"]  # still pending, dave not a member
+    assert call(handlers, "remove_member", path={"userId": "bob"})[0] == 204
+    status, body, _ = call(
+        handlers, "accept_invitation", path={"invitationId": "demo0invite1"}, authorizer=user_context()
+    )
+    assert status == 200 and body["status"] == "Accepted"
+
+
+def test_a_compensated_add_uses_up_nothing(limited, logto):
+    handlers = limited(MAX_MEMBERS_PER_ORG=3)
+    logto.fault(pathPrefix=f"/api/organizations/{DEMO}/users/roles", method="POST", status=422, times=1)
+    assert add(handlers, "carol", roles=["member"])[0] >= 400  # the grant failed: carol is removed again
+    assert add(handlers, "dave")[0] == 201
+
+
+# -- pending invitations per organization -----------------------------------------------------------------------------
+def test_pending_invitations_edge_and_revoke_accept_and_expiry_free_places(limited, logto):
+    handlers = limited(MAX_PENDING_INVITATIONS_PER_ORG=2)  # demo0invite1 is pending already
+    status, first, _ = invite(handlers, "one@example.com")
+    assert status == 201
+    status, body, _ = invite(handlers, "two@example.com")
+    assert_limit_reached(status, body, 2)
+    assert call(handlers, "revoke_invitation", path={"invitationId": first["id"]})[0] == 204  # revoked: freed
+    assert invite(handlers, "two@example.com")[0] == 201
+    assert invite(handlers, "three@example.com")[0] == 409
+    accepted = call(handlers, "accept_invitation", path={"invitationId": "demo0invite1"}, authorizer=user_context())
+    assert accepted[0] == 200  # accepted: freed
+    # An invitation that expires frees its place with nobody telling this service (Logto computes Expired).
+    expiring = requests.post(
+        f"{logto.url}/api/organization-invitations",
+        json={"invitee": "soon@example.com", "organizationId": DEMO, "expiresAt": int(time.time() * 1000) + 1500},
+        headers={"Authorization": f"Bearer {served_token(logto)}"},
+        timeout=5,
+    )
+    assert expiring.status_code == 201
+    assert invite(handlers, "three@example.com")[0] == 409
+    time.sleep(1.6)
+    assert invite(handlers, "three@example.com")[0] == 201
+
+
+def test_twenty_invitations_at_once_with_one_place_left_exactly_one_is_made(limited, logto):
+    handlers = limited(MAX_PENDING_INVITATIONS_PER_ORG=2)
+    results = at_once(CONCURRENT, lambda i: invite(handlers, f"many{i}@example.com"))
+    statuses = [r[0] for r in results]
+    assert statuses.count(201) == 1, statuses
+    assert all(r[1]["code"] in ("limit_reached", "organization_busy") for r in results if r[0] == 409)
+    assert len(pending(handlers)) == 2
+
+
+# -- invitation e-mails per invitee and per organization --------------------------------------------------------------
+def test_emails_per_invitee_count_new_and_resent_across_case_and_organizations(limited, logto):
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=2)
+    status, invitation, _ = invite(handlers, "Victim@Example.com")
+    assert status == 201 and invitation["email"] == {"sent": True}
+    assert resend(handlers, invitation["id"])[0] == 204
+    status, body, headers = resend(handlers, invitation["id"])
+    assert_rate_limited(status, body, headers)
+    assert int(headers["Retry-After"]) > 86_000  # the first place frees up 24 hours after it was taken
+    status, body, headers = invite(handlers, "victim@example.com")  # same address, other case: refused, not made
+    assert_rate_limited(status, body, headers)
+    assert [m["to"].lower() for m in outbox(logto)].count("victim@example.com") == 2
+    assert len(pending(handlers)) == 2  # demo0invite1 and the first one only
+    assert invite(handlers, "other@example.com")[0] == 201  # another address has its own places
+
+
+def test_emails_per_organization(limited, logto):
+    handlers = limited(MAX_INVITATION_EMAILS_PER_ORG_PER_DAY=2)
+    assert invite(handlers, "a@example.com")[0] == 201
+    assert resend(handlers, "demo0invite1")[0] == 204
+    status, body, headers = invite(handlers, "b@example.com")
+    assert_rate_limited(status, body, headers)
+    assert "this organization" in body["message"]
+
+
+def test_twenty_resends_at_once_with_one_place_left_send_exactly_one_email(limited, logto):
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=1)
+    results = at_once(CONCURRENT, lambda i: resend(handlers, "demo0invite1"))
+    statuses = [r[0] for r in results]
+    assert statuses.count(204) == 1 and statuses.count(429) == CONCURRENT - 1, statuses
+    assert len(outbox(logto)) == 1
+    assert all(int(r[2]["Retry-After"]) > 86_000 for r in results if r[0] == 429)
+
+
+def test_an_email_logto_refused_gives_its_places_back(limited, logto):
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=1, MAX_INVITATION_EMAILS_PER_ORG_PER_DAY=1)
+    logto.fault(pathPrefix="/api/organization-invitations/", method="POST", status=429, retryAfter=60, times=1)
+    status, invitation, _ = invite(handlers, "x@example.com")
+    assert status == 201 and invitation["email"]["sent"] is False  # refused: not sent, place given back
+    assert resend(handlers, invitation["id"])[0] == 204  # so the re-send may use it
+    assert resend(handlers, invitation["id"])[0] == 429
+
+
+def test_a_refused_invitation_gives_its_email_places_back(limited, logto):
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=1)
+    logto.fault(pathPrefix="/api/organization-invitations", method="POST", status=422, times=1)
+    assert invite(handlers, "y@example.com")[0] >= 400  # no invitation, no e-mail
+    assert invite(handlers, "y@example.com")[0] == 201
+
+
+def test_an_email_whose_answer_was_lost_keeps_its_place(limited, logto):
+    """Logto keeps no record of e-mails, so a lost answer may hide a sent one: it counts (never an undercount)."""
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=2)
+    logto.fault(pathPrefix="/api/organization-invitations/demo0invite1/message", method="POST", lost="status", times=1)
+    status, body, _ = resend(handlers, "demo0invite1")
+    assert status == 202 and body["sent"] is None
+    assert resend(handlers, "demo0invite1")[0] == 204
+    assert resend(handlers, "demo0invite1")[0] == 429
+    assert len(outbox(logto)) == 2
+
+
+# -- organizations created per user -----------------------------------------------------------------------------------
+def test_organizations_per_user_edge_and_keyed_replays_take_no_place(limited, logto):
+    handlers = limited(MAX_ORGS_CREATED_PER_USER_PER_DAY=2)
+    assert create(handlers, key="k1")[0] == 201
+    assert create(handlers, key="k1")[0] == 201  # a replay of the same request: no new organization, no new place
+    assert create(handlers, name="Second")[0] == 201
+    status, body, headers = create(handlers, name="Third")
+    assert_rate_limited(status, body, headers)
+    assert "organizations created" in body["message"]
+    assert create(handlers, name="Bob's", sub="bob")[0] == 201  # per user
+    assert organizations_of(logto, "carol") == 2
+
+
+def test_twenty_creates_at_once_with_one_place_left_make_exactly_one_organization(limited, logto):
+    handlers = limited(MAX_ORGS_CREATED_PER_USER_PER_DAY=1)
+    results = at_once(CONCURRENT, lambda i: create(handlers, name=f"Race {i}"))
+    statuses = [r[0] for r in results]
+    assert statuses.count(201) == 1 and statuses.count(429) == CONCURRENT - 1, statuses
+    assert organizations_of(logto, "carol") == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"pathPrefix": "/api/organizations", "method": "POST", "status": 422},  # refused
+        {"pathPrefix": "/api/organizations", "method": "POST", "status": 500},  # failed, lost and not done
+        {"pathPrefix": "/api/organizations/", "method": "POST", "status": 422},  # creator not added: compensated
+    ],
+    ids=["refused", "lost-not-done", "compensated"],
+)
+def test_a_creation_that_left_nothing_uses_up_nothing(limited, logto, fault):
+    handlers = limited(MAX_ORGS_CREATED_PER_USER_PER_DAY=1)
+    logto.fault(**fault, times=1)
+    assert create(handlers, name="Doomed")[0] >= 400
+    assert organizations_of(logto, "carol") == 0
+    assert create(handlers, name="Works")[0] == 201
+
+
+def test_a_lost_answer_found_done_uses_its_place_exactly_once(limited, logto):
+    handlers = limited(MAX_ORGS_CREATED_PER_USER_PER_DAY=2)
+    logto.fault(pathPrefix="/api/organizations", method="POST", lost="status", times=1)
+    assert create(handlers, name="Lost")[0] == 201  # found by its creation id
+    assert create(handlers, name="Second")[0] == 201
+    assert create(handlers, name="Third")[0] == 429
+    assert organizations_of(logto, "carol") == 2
+
+
+def test_without_the_table_a_rate_limit_is_not_silently_skipped(limited, logto, aws):
+    handlers = limited(MAX_ORGS_CREATED_PER_USER_PER_DAY=1)
+    aws.dynamodb.delete_table(TableName="idem")
+    status, body, headers = create(handlers)
+    assert status == 503 and body["code"] == "limits_unavailable" and headers.get("Retry-After")
+    assert organizations_of(logto, "carol") == 0
+
+
+def test_the_table_never_holds_an_invitee_address(limited, logto):
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=5)
+    assert invite(handlers, "private.person@example.com")[0] == 201
+    items = boto3.client("dynamodb").scan(TableName="idem")["Items"]
+    assert items and "private.person" not in str(items).lower()
+
+
+def test_the_openapi_document_describes_the_limit_answers():
+    import json
+
+    from tests.unit.conftest import ROOT
+
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert document["components"]["schemas"]["LimitReached"]["required"] == ["message", "code", "limit"]
+    for path, method in (
+        ("/organizations/{organizationId}/members", "post"),
+        ("/organizations/{organizationId}/invitations", "post"),
+        ("/invitations/{invitationId}/accept", "post"),
+    ):
+        responses = document["paths"][path][method]["responses"]
+        assert "LimitReached" in json.dumps(responses["409"])
+        assert "Retry-After" in responses["429"]["headers"]
+
+
+# -- the rate window itself (limits.RateWindows) ----------------------------------------------------------------------
+@pytest.fixture
+def windows(atomic_moto):
+    from orgapi.operations.limits import RateWindows
+
+    now = [1_000_000.0]
+    return RateWindows("idem", clock=lambda: now[0]), now
+
+
+def test_a_place_frees_up_24_hours_after_it_was_taken_and_retry_after_says_when(windows):
+    from orgapi.operations.limits import Place
+
+    window, now = windows
+    assert isinstance(window.take("k", 2), Place)
+    now[0] += 3600
+    assert isinstance(window.take("k", 2), Place)
+    assert window.take("k", 2) == 23 * 3600  # the first place frees up in 23 hours
+    now[0] += 23 * 3600
+    assert isinstance(window.take("k", 2), Place)  # the expired place is reused, in the same conditional update
+    assert window.take("k", 2) == 3600
+    item = boto3.client("dynamodb").get_item(TableName="idem", Key={"id": {"S": "k"}})["Item"]
+    assert item["n"]["N"] == "2" and len([a for a in item if a.startswith("p_")]) == 2  # the expired one is gone
+
+
+def test_a_place_is_given_back_once(windows):
+    window, _ = windows
+    place = window.take("k", 1)
+    assert window.take("k", 1) > 0
+    window.give_back(place)
+    window.give_back(place)  # a second give-back frees nothing more
+    taken = window.take("k", 1)
+    assert not isinstance(taken, int) and window.take("k", 1) > 0
+
+
+def test_twenty_takers_of_one_expired_place_leave_exactly_one_with_it(windows):
+    from orgapi.operations.limits import Place
+
+    window, now = windows
+    assert isinstance(window.take("k", 1), Place)
+    now[0] += 24 * 3600 + 1
+    results = at_once(CONCURRENT, lambda i: window.take("k", 1))
+    assert sum(isinstance(r, Place) for r in results) == 1, results
+
+
+def test_make_local_passes_the_limit_variables_it_is_given_and_leaves_the_rest_to_the_template(monkeypatch):
+    from local import serve
+
+    for name in LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAX_MEMBERS_PER_ORG", "7")
+    env = serve.function_env("http://127.0.0.1:1", "https://api.example.com/org", "", "http://127.0.0.1:2")
+    assert env["MAX_MEMBERS_PER_ORG"] == "7"
+    assert not set(LIMITS) - {"MAX_MEMBERS_PER_ORG"} & set(env)  # the template's defaults (its Globals) apply
+    assert set(serve.LIMIT_VARIABLES) == set(LIMITS)
+
+
+def test_a_declined_invitation_frees_its_place(limited, logto):
+    handlers = limited(MAX_PENDING_INVITATIONS_PER_ORG=1)  # demo0invite1 (to dave) holds the one place
+    status, body, _ = invite(handlers, "next@example.com")
+    assert_limit_reached(status, body, 1)
+    declined = call(handlers, "decline_invitation", path={"invitationId": "demo0invite1"}, authorizer=user_context())
+    assert declined[0] == 200
+    assert invite(handlers, "next@example.com")[0] == 201
