@@ -26,10 +26,7 @@ import hashlib
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +38,8 @@ from pathlib import Path
 
 import requests
 
-from orgapi.operations.limits import PLACE_PREFIX  # (make chaos: PYTHONPATH=layers/common)
+from local import harness  # (make chaos: PYTHONPATH=.:layers/common)
+from orgapi.operations.limits import PLACE_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_STATUSES = {200, 201, 202, 204, 400, 401, 403, 404, 409, 415, 422, 429, 502, 503, 504}
@@ -60,12 +58,6 @@ CHAOS_LIMITS = {
 
 def chaos_limits() -> dict[str, int]:
     return {name: int(os.environ.get(name) or default) for name, default in CHAOS_LIMITS.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -438,48 +430,13 @@ class Actor:
                 self.violation("outside_contract", f"{operation.__name__}: {type(exc).__name__}")
 
 
-def start_stack(data: Path, port: int, limits: dict[str, int]) -> tuple[subprocess.Popen, dict]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update({name: str(value) for name, value in limits.items()})
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv-tools" / "bin" / "python"),
-            "-m",
-            "local.serve",
-            "--port",
-            str(port),
-            "--app-python",
-            str(ROOT / ".venv" / "bin" / "python"),
-            "--data",
-            str(data),
-            "--reset",
-            "--logto-port",
-            "0",
-            "--console-port",
-            str(free_port()),
-            "--cleanup-every",
-            "0",  # the clean-up runs once, after the workload, as its schedule would
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (data / "run.json").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"local stack did not start (see {data}/logs)")
-        time.sleep(0.2)
-    info = json.loads((data / "run.json").read_text())
-    for _ in range(200):
-        try:
-            if requests.get(f"{info['url']}/health", timeout=5).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    return proc, info
+def start_stack(data: Path, limits: dict[str, int]) -> harness.RunningStack:
+    env = {name: str(value) for name, value in limits.items()}
+    # the clean-up runs once, after the workload, as its schedule would
+    try:
+        return harness.start(data, env=env, workers=None, args=["--cleanup-every", "0"], timeout=120)
+    except harness.StackFailed as failed:
+        raise SystemExit(f"{failed}\n(see {data}/logs)") from None
 
 
 def audit_entries(aws_url: str) -> list[dict]:
@@ -573,7 +530,8 @@ def main() -> None:
 
     data = Path(tempfile.mkdtemp(prefix="chaos-"))
     limits = chaos_limits()
-    proc, info = start_stack(data, free_port(), limits)
+    running = start_stack(data, limits)
+    info = running.info
     api, logto = info["url"], info["logto"]
     state = StandinState(data / "logto.sqlite")
     tally = Tally()
@@ -692,11 +650,7 @@ def main() -> None:
             print(f"  data: {data}")
         sys.exit(0 if all(v == 0 for v in invariants.values()) else 1)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        running.stop(timeout=20)
 
 
 if __name__ == "__main__":

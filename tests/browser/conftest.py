@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import os
-import signal
 import socket
-import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
-APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+from local import harness
+from local.harness import APP_PYTHON, ROOT, TOOLS_PYTHON
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
     "--headless",
@@ -67,32 +63,13 @@ class Stack:
 def stack(tmp_path_factory):
     if not TOOLS_PYTHON.exists() or not APP_PYTHON.exists():
         pytest.fail("the browser tests need .venv and .venv-tools: run them with `make test`")
-    data = tmp_path_factory.mktemp("browser-stack")
-    port, console_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "ALLOWED_ORIGINS")}
-    env["PYTHONPATH"] = str(ROOT)
-    argv = [str(TOOLS_PYTHON), "-m", "local.serve", "--port", str(port), "--console-port", str(console_port)]
-    argv += ["--logto-port", "0"]  # any free port: a developer's `make local` may hold the default one
-    argv += ["--app-python", str(APP_PYTHON), "--data", str(data), "--reset", "--workers", "1"]
-    proc = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    run_file = data / "run.json"
-    deadline = time.monotonic() + 90
-    while not run_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            output = proc.stdout.read() if proc.poll() is not None else ""
-            proc.kill()
-            pytest.fail(f"local stack did not start:\n{output}")
-        time.sleep(0.1)
-    info = json.loads(run_file.read_text())
-    assert info["allowedOrigins"] == info["console"]  # make local's default: the console's origin
-    yield Stack(info["url"], info["console"], info["logto"])
-    os.killpg(proc.pid, signal.SIGINT)
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        running = harness.start(tmp_path_factory.mktemp("browser-stack"), workers=1)
+    except harness.StackFailed as failed:
+        pytest.fail(str(failed))
+    assert running.info["allowedOrigins"] == running.console  # make local's default: the console's origin
+    yield Stack(running.url, running.console, running.logto)
+    running.stop()
 
 
 def require_chromium(path: Path, ci: bool) -> None:

@@ -3,34 +3,19 @@ and drives it over HTTP. Every test here goes through template.yaml routing, the
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import threading
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
-APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+from local import harness
+from local.harness import APP_PYTHON, TOOLS_PYTHON
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -112,68 +97,16 @@ def stack(tmp_path_factory):
 
 
 def start_stack(tmp_path_factory, extra_env: dict[str, str]):
+    """The stack through the one harness (local/harness.py), driven here with the tests' Stack helpers."""
     if not TOOLS_PYTHON.exists() or not APP_PYTHON.exists():
         pytest.fail("the e2e tests need .venv and .venv-tools: run them with `make test` (or `make e2e`)")
-    data = tmp_path_factory.mktemp("local-stack")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra_env)
-    proc = subprocess.Popen(
-        [
-            str(TOOLS_PYTHON),
-            "-m",
-            "local.serve",
-            "--port",
-            str(port),
-            "--app-python",
-            str(APP_PYTHON),
-            "--data",
-            str(data),
-            "--reset",
-            "--workers",
-            "2",
-            "--logto-port",
-            "0",  # any free port: a developer's `make local` may hold the default one
-            "--console-port",
-            str(_free_port()),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    run_file = data / "run.json"
-    deadline = time.monotonic() + 90
-    while not run_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            output = proc.stdout.read() if proc.poll() is not None else ""
-            proc.kill()
-            pytest.fail(f"local stack did not start:\n{output}")
-        time.sleep(0.1)
-    info = json.loads(run_file.read_text())
-    http = requests.Session()
-    for _ in range(100):
-        try:
-            if http.get(f"{info['url']}/health", timeout=5).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    stack = Stack(info["url"], info["logto"], http)
-
-    def keep_output() -> None:  # also drains the pipe, which would block the server once full
-        for line in iter(proc.stdout.readline, ""):
-            stack.output.append(line)
-
-    threading.Thread(target=keep_output, daemon=True, name="stack-output").start()
-    yield stack
-    os.killpg(proc.pid, signal.SIGINT)
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        running = harness.start(tmp_path_factory.mktemp("local-stack"), env=extra_env, workers=2)
+    except harness.StackFailed as failed:
+        pytest.fail(str(failed))
+    stack = Stack(running.url, running.logto, requests.Session(), output=running.output)
+    yield stack
+    running.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import APP_PYTHON, ROOT, TOOLS_PYTHON, Stack, _free_port
+from local import harness
+from local.harness import APP_PYTHON, ROOT, TOOLS_PYTHON
+from tests.e2e.conftest import Stack
 from tests.support.templates import template_copy, with_policies
 
 SECRET_READ = """        - AWSSecretsManagerGetSecretValuePolicy:
@@ -35,17 +35,10 @@ AUDIT_WRITE = """        - Statement:
 """
 
 
-def serve(data: Path, template: Path) -> subprocess.Popen:
-    # Its roles are not the shipped template's: kept out of `make iam-report`'s usage.
-    drop = ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT", "LOCAL_IAM_USAGE")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(PYTHONPATH=str(ROOT), LOCAL_TEMPLATE=str(template))
-    argv = [str(TOOLS_PYTHON), "-m", "local.serve", "--app-python", str(APP_PYTHON), "--data", str(data)]
-    argv += ["--port", str(_free_port()), "--reset", "--workers", "1", "--logto-port", "0"]
-    argv += ["--console-port", str(_free_port()), "--cleanup-every", "0"]
-    return subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
+def serve(data: Path, template: Path) -> harness.RunningStack:
+    # Its roles are not the shipped template's: kept out of `make iam-report`'s usage (LOCAL_IAM_USAGE removed).
+    env = {"LOCAL_TEMPLATE": str(template), "LOCAL_IAM_USAGE": ""}
+    return harness.start(data, env=env, workers=1, args=["--cleanup-every", "0"])
 
 
 @pytest.fixture(scope="module")
@@ -78,33 +71,15 @@ def narrowed(tmp_path_factory) -> Iterator[Stack]:
 """,
     )
     folder = tmp_path_factory.mktemp("narrowed")
-    data = folder / "data"
-    proc = serve(data, template_copy(folder / "template", text))
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            info = json.loads((data / "run.json").read_text())  # may be seen half written: read it again then
-            break
-        except (OSError, ValueError):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the narrowed stack did not start:\n{proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.1)
-    stack = Stack(info["url"], info["logto"], requests.Session())
-    stack.data = data  # type: ignore[attr-defined]  # for make invoke
-    stack.template = folder / "template" / "template.yaml"  # type: ignore[attr-defined]
-
-    def keep_output() -> None:
-        for line in iter(proc.stdout.readline, ""):
-            stack.output.append(line)
-
-    threading.Thread(target=keep_output, daemon=True).start()
-    yield stack
-    os.killpg(proc.pid, signal.SIGINT)
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        running = serve(folder / "data", template_copy(folder / "template", text))
+    except harness.StackFailed as failed:
+        pytest.fail(f"the narrowed stack did not start: {failed}")
+    stack = Stack(running.url, running.logto, requests.Session(), output=running.output)
+    stack.data = running.data  # type: ignore[attr-defined]  # for make invoke
+    stack.template = folder / "template" / "template.yaml"  # type: ignore[attr-defined]
+    yield stack
+    running.stop()
 
 
 def denial(stack: Stack, function: str, action: str, since: int = 0) -> str:
@@ -183,14 +158,10 @@ def test_functions_whose_grants_were_kept_still_work(narrowed):
 
 def test_a_role_without_a_statement_for_a_table_its_environment_names_stops_make_local(tmp_path):
     text = with_policies((ROOT / "template.yaml").read_text(), "CreateOrganizationFunction", SECRET_READ + AUDIT_WRITE)
-    proc = serve(tmp_path / "data", template_copy(tmp_path / "template", text))
-    try:
-        output, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-    assert proc.returncode == 1
+    with pytest.raises(harness.StackFailed) as failed:
+        serve(tmp_path / "data", template_copy(tmp_path / "template", text)).stop()
+    output = str(failed.value)
+    assert "exit code 1" in output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert errors == [
         "error: template.yaml: CreateOrganizationFunction: its environment names IdempotencyTable (IDEMPOTENCY_TABLE) "

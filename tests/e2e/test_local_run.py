@@ -19,13 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from local.harness import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _children() -> dict[int, list[int]]:
@@ -78,8 +74,8 @@ class MakeLocal:
 
 
 def start_make_local(data: Path, logto_port: int | None = None, reset: str = "1") -> MakeLocal:
-    port, console = _free_port(), _free_port()
-    logto_port = logto_port or _free_port()
+    port, console = free_port(), free_port()
+    logto_port = logto_port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("LOGTO_ENDPOINT", "API_RESOURCE", "MAKEFLAGS", "MFLAGS")}
     env.update(
         PORT=str(port), CONSOLE_PORT=str(console), LOGTO_PORT=str(logto_port), LOCAL_DATA=str(data), CLEANUP_EVERY="0"
@@ -146,7 +142,7 @@ def test_every_way_of_stopping_make_local_stops_everything_quietly(tmp_path, how
 
 
 def test_tokens_minted_before_a_restart_still_work_after_it(tmp_path):
-    logto_port = _free_port()
+    logto_port = free_port()
     first = start_make_local(tmp_path, logto_port)
     try:
         # The README's command, without AS= (make predefines AS; the default user is alice all the same).
@@ -246,7 +242,7 @@ def test_make_invoke_takes_a_folder_an_env_file_and_a_token(invoke_stack, tmp_pa
     assert json.loads(done.stdout)["statusCode"] == 200
     # ENV= in `sam local invoke --env-vars` form reaches the function: a Logto that isn't there is a 5xx answer.
     env_file = tmp_path / "env.json"
-    env_file.write_text(json.dumps({"ListMembersFunction": {"LOGTO_ENDPOINT": f"http://127.0.0.1:{_free_port()}"}}))
+    env_file.write_text(json.dumps({"ListMembersFunction": {"LOGTO_ENDPOINT": f"http://127.0.0.1:{free_port()}"}}))
     done = make_invoke(invoke_stack, "FN=list_members", "EVENT=events/list_members.json", f"ENV={env_file}")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["statusCode"] in (502, 503, 504)
@@ -308,8 +304,8 @@ def test_make_invoke_without_make_local_against_your_own_logto(invoke_stack, tmp
 def test_a_second_make_local_on_the_same_state_folder_is_refused(invoke_stack):
     """Two stacks on one folder would share the stand-in's SQLite file, and the second's run.json would hide the
     first from `make token` and `make invoke` (and take it with it when it stops)."""
-    env = {**invoke_stack.env, "PORT": str(_free_port()), "CONSOLE_PORT": str(_free_port())}
-    env["LOGTO_PORT"] = str(_free_port())
+    env = {**invoke_stack.env, "PORT": str(free_port()), "CONSOLE_PORT": str(free_port())}
+    env["LOGTO_PORT"] = str(free_port())
     done = subprocess.run(
         ["make", "-s", "--no-print-directory", "local"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
