@@ -55,6 +55,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
+from local.logto import compression
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 from local.logto.keys import KeyRing
 from local.logto.store import Store, new_id, now_ms
@@ -213,6 +214,8 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
         if lost == "status":
             return _json({"code": "fault.injected", "message": "Injected fault after the change was made."}, 500)
         return response
+
+    compression.install(app)  # as Logto's koa-compress(): gzip/deflate answers of 1 KB or more, Vary, 406
 
     @app.teardown_request
     def release(_: BaseException | None) -> None:
