@@ -55,7 +55,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
-from local.logto import compression
+from local.logto import compression, provisioning, token_exchange
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 from local.logto.keys import KeyRing
 from local.logto.store import Store, new_id, now_ms
@@ -311,6 +311,11 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             if row["type"] != role_type:
                 raise LogtoError(422, "entity.db_constraint_violated", "Database constraint violated.")
 
+    # throwaway users and apps, subject tokens and the token-exchange grant (what `make smoke` uses on a real tenant)
+    provisioning.install(app, store, require_m2m=require_m2m, error=LogtoError)
+    exchange = token_exchange.TokenExchange(store, keys, issuer)
+    token_exchange.install(app, exchange, require_m2m=require_m2m, error=LogtoError)
+
     # -- OIDC ----------------------------------------------------------------------------------------------------------
     @app.get("/oidc/jwks")
     def jwks() -> Response:
@@ -345,6 +350,8 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
                 status,
             )
 
+        if form.get("grant_type") == token_exchange.GRANT_TYPE:
+            return exchange.grant(client_id, client_secret, form)
         if form.get("grant_type") != "client_credentials":
             return oidc_error(400, "unsupported_grant_type", "unsupported grant_type requested")
         if client_id != M2M_APP_ID:

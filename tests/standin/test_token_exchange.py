@@ -1,0 +1,136 @@
+"""Subject tokens and the token-exchange grant as Logto 1.42 serves them: routes/subject-token.ts,
+oidc/grants/token-exchange/index.ts and account.ts, oidc/utils.ts getConstantClientMetadata (the grant only for an app
+with `customClientMetadata.allowTokenExchange`), notes/logto-observed.md "Tokens" (the same claims as the organization,
+organization API and global API tokens; a subject token is consumed by its first exchange; a non-member asking for an
+organization gets 403 `oidc.access_denied`). Also the user and application routes `make smoke` sets up with."""
+
+import base64
+
+from local.logto.token_exchange import ACCESS_TOKEN_TYPE, GRANT_TYPE
+from tests.standin.conftest import API_RESOURCE, DEMO, claims
+
+ALL = "org:update org:delete member:read member:add member:remove role:assign member:invite org:create"
+
+
+def _app(logto, allow: bool = True, **extra) -> tuple[str, str]:
+    body = {"name": "smoke", "type": "Traditional", "customClientMetadata": {"allowTokenExchange": allow}, **extra}
+    created = logto.api("POST", "/applications", json=body)
+    assert created.status_code == 200 and "secret" not in created.get_json()
+    app_id = created.get_json()["id"]
+    secrets = logto.api("GET", f"/applications/{app_id}/secrets").get_json()
+    return app_id, secrets[0]["value"]
+
+
+def _subject(logto, user: str) -> str:
+    answer = logto.api("POST", "/subject-tokens", json={"userId": user})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert body["subjectToken"].startswith("sub_") and body["expiresIn"] == 600
+    return body["subjectToken"]
+
+
+def _exchange(logto, client: tuple[str, str], subject: str, **params):
+    basic = base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
+    form = {"grant_type": GRANT_TYPE, "subject_token": subject, "subject_token_type": ACCESS_TOKEN_TYPE, **params}
+    return logto.client.post("/oidc/token", data=form, headers={"Authorization": f"Basic {basic}"})
+
+
+def test_an_organization_token_by_exchange_has_the_refresh_grant_claims(logto):
+    client = _app(logto)
+    answer = _exchange(logto, client, _subject(logto, "alice"), organization_id=DEMO, scope=ALL)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    token = claims(body["access_token"])
+    minted = logto.mint("organization", "alice", DEMO)
+    assert set(token) == set(minted) and "act" not in token and "organization_id" not in token
+    assert token["aud"] == f"urn:logto:organization:{DEMO}" and token["sub"] == "alice"
+    assert token["client_id"] == client[0] and set(token["scope"].split()) == set(minted["scope"].split())
+
+
+def test_api_tokens_by_exchange_carry_what_the_roles_grant_for_the_resource(logto):
+    client = _app(logto)
+    org_api = claims(
+        _exchange(
+            logto, client, _subject(logto, "bob"), organization_id=DEMO, resource=API_RESOURCE, scope=ALL
+        ).get_json()["access_token"]
+    )
+    assert org_api["organization_id"] == DEMO and org_api["aud"] == API_RESOURCE
+    assert (
+        set(org_api["scope"].split()) == logto.scope("organization_api", "bob", DEMO) == {"member:read", "org:create"}
+    )
+    global_api = claims(
+        _exchange(logto, client, _subject(logto, "carol"), resource=API_RESOURCE, scope=ALL).get_json()["access_token"]
+    )
+    assert "organization_id" not in global_api and global_api["scope"] == "org:create"
+
+
+def test_the_issued_scope_is_what_was_asked_for_among_what_is_granted(logto):
+    """requestParamScopes: without `scope` the token carries no permission; unknown names are dropped."""
+    client = _app(logto)
+    bare = _exchange(logto, client, _subject(logto, "alice"), organization_id=DEMO).get_json()
+    assert bare["scope"] == "" and claims(bare["access_token"])["scope"] == ""
+    narrowed = _exchange(logto, client, _subject(logto, "alice"), organization_id=DEMO, scope="member:read nope")
+    assert narrowed.get_json()["scope"] == "member:read"
+
+
+def test_a_subject_token_is_consumed_by_its_first_exchange(logto):
+    client = _app(logto)
+    subject = _subject(logto, "alice")
+    assert _exchange(logto, client, subject, organization_id=DEMO, scope=ALL).status_code == 200
+    again = _exchange(logto, client, subject, organization_id=DEMO, scope=ALL)
+    assert again.status_code == 400 and again.get_json()["code"] == "oidc.invalid_grant"
+    unknown = _exchange(logto, client, "sub_nope", organization_id=DEMO)
+    assert unknown.status_code == 400 and unknown.get_json()["error"] == "invalid_grant"
+
+
+def test_a_non_member_asking_for_an_organization_is_refused_and_keeps_the_subject_token(logto):
+    client = _app(logto)
+    subject = _subject(logto, "carol")
+    refused = _exchange(logto, client, subject, organization_id=DEMO, scope=ALL)
+    assert refused.status_code == 403 and refused.get_json()["code"] == "oidc.access_denied"
+    assert _exchange(logto, client, subject, resource=API_RESOURCE, scope=ALL).status_code == 200
+
+
+def test_only_an_app_allowed_token_exchange_may_exchange(logto):
+    """oidc/utils.ts: the grant type is in the client's grant_types only with allowTokenExchange; oidc-provider
+    refuses others (400 unauthorized_client). A third-party app cannot enable it (422)."""
+    plain = _app(logto, allow=False)
+    refused = _exchange(logto, plain, _subject(logto, "alice"), organization_id=DEMO)
+    assert refused.status_code == 400 and refused.get_json()["error"] == "unauthorized_client"
+    app_id, _ = _app(logto)
+    assert _exchange(logto, (app_id, "wrong"), _subject(logto, "alice"), organization_id=DEMO).status_code == 401
+    third = logto.api(
+        "POST",
+        "/applications",
+        json={
+            "name": "x",
+            "type": "Traditional",
+            "isThirdParty": True,
+            "customClientMetadata": {"allowTokenExchange": True},
+        },
+    )
+    assert third.status_code == 422
+    assert third.get_json()["code"] == "application.third_party_application_cannot_enable_token_exchange"
+    assert logto.api("DELETE", f"/applications/{app_id}").status_code == 204
+    assert _exchange(logto, (app_id, "x"), _subject(logto, "alice"), organization_id=DEMO).status_code == 400
+
+
+def test_subject_tokens_need_management_api_access_and_a_known_user(logto):
+    assert logto.client.post("/api/subject-tokens", json={"userId": "alice"}).status_code == 401
+    assert logto.api("POST", "/subject-tokens", json={}).status_code == 400
+    assert logto.api("POST", "/subject-tokens", json={"userId": "nobody"}).status_code == 422
+
+
+def test_throwaway_users_are_created_and_deleted_with_their_memberships(logto):
+    created = logto.api("POST", "/users", json={"username": "smoke_user", "primaryEmail": "smoke@example.com"})
+    assert created.status_code == 200
+    user = created.get_json()["id"]
+    taken = logto.api("POST", "/users", json={"username": "SMOKE_user"})
+    assert taken.status_code == 422 and taken.get_json()["code"] == "user.username_already_in_use"
+    logto.join(DEMO, user, "member")
+    assert logto.api("DELETE", f"/users/{user}").status_code == 204
+    assert logto.api("GET", f"/users/{user}").status_code == 404
+    members = logto.api("GET", f"/organizations/{DEMO}/users", query_string={"page_size": 100}).get_json()
+    assert user not in {m["id"] for m in members}
+    assert logto.api("DELETE", f"/users/{user}").status_code == 404
