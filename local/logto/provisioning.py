@@ -6,7 +6,9 @@
 - POST /api/applications → 200 the application, without its secret (notes/logto-observed.md: read it from
   GET /api/applications/{id}/secrets); a third-party app may not allow token exchange (422
   `application.third_party_application_cannot_enable_token_exchange`); DELETE /api/applications/{id} → 204;
-- GET /api/applications/{id}/secrets → the secrets (routes/applications/application-secret.ts).
+- GET /api/applications/{id}/secrets → the secrets (routes/applications/application-secret.ts);
+- GET /api/roles → the global roles (routes/role.ts, paginated); POST /api/users/{id}/roles `{roleIds}` → 201
+  (routes/admin-user/role.ts; an unknown role id is 404), to give a throwaway user the global role with `org:create`.
 
 Machine clients of the token endpoint other than the built-in M2M app are the applications created here.
 """
@@ -100,6 +102,33 @@ def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error:
             store.db.execute("ROLLBACK")
             raise
         return Response(status=204)
+
+    @app.get("/api/roles")
+    def global_roles() -> Response:
+        require_m2m()
+        try:
+            page, size = int(request.args.get("page", 1)), int(request.args.get("page_size", 20))
+        except ValueError:
+            raise error(400, "guard.invalid_pagination", "The pagination value is invalid.") from None
+        if page < 1 or not 1 <= size <= 100:
+            raise error(400, "guard.invalid_pagination", "The pagination value is invalid.")
+        rows = store.q("SELECT * FROM roles ORDER BY rowid")
+        items = [store.global_role(r) for r in rows][(page - 1) * size : page * size]
+        return Response(json.dumps(items), 200, {"Total-Number": str(len(rows))}, mimetype="application/json")
+
+    @app.post("/api/users/<user_id>/roles")
+    def assign_global_roles(user_id: str) -> Response:
+        require_m2m()
+        role_ids = body().get("roleIds")
+        guard(isinstance(role_ids, list) and all(isinstance(r, str) for r in role_ids), "roleIds")
+        if not store.one("SELECT 1 FROM users WHERE id = ?", user_id):
+            raise error(404, "entity.not_exists_with_id", f"The users with ID `{user_id}` does not exist.")
+        for role_id in role_ids:
+            if not store.one("SELECT 1 FROM roles WHERE id = ?", role_id):
+                raise error(404, "entity.not_exists_with_id", f"The roles with ID `{role_id}` does not exist.")
+        for role_id in role_ids:
+            store.db.execute("INSERT INTO users_roles VALUES (?,?) ON CONFLICT DO NOTHING", (user_id, role_id))
+        return Response("Created", status=201, mimetype="text/plain")
 
     def application(app_id: str) -> dict[str, Any]:
         row = store.one(

@@ -134,3 +134,15 @@ def test_throwaway_users_are_created_and_deleted_with_their_memberships(logto):
     members = logto.api("GET", f"/organizations/{DEMO}/users", query_string={"page_size": 100}).get_json()
     assert user not in {m["id"] for m in members}
     assert logto.api("DELETE", f"/users/{user}").status_code == 404
+
+
+def test_a_throwaway_user_can_be_given_a_global_role(logto):
+    """routes/admin-user/role.ts: POST /users/{id}/roles `{roleIds}` → 201; the role's API scopes reach a global
+    API token (the smoke's creator gets `org:create` this way)."""
+    roles = logto.api("GET", "/roles").get_json()
+    creator = next(r["id"] for r in roles if r["name"] == "creator")
+    user = logto.api("POST", "/users", json={"username": "smoke_creator"}).get_json()["id"]
+    assert logto.scope("global_api", user) == set()
+    assert logto.api("POST", f"/users/{user}/roles", json={"roleIds": [creator]}).status_code == 201
+    assert logto.scope("global_api", user) == {"org:create"}
+    assert logto.api("POST", f"/users/{user}/roles", json={"roleIds": ["nope"]}).status_code == 404
