@@ -23,7 +23,7 @@ argument = $(if $(filter command line,$(origin $1)),$(value $1),$2)
 # Whether the user set it at all (SCOPES= asks for no scopes; no SCOPES asks for all the user's roles grant).
 given = $(if $(filter default undefined,$(origin $1)),,yes)
 
-.PHONY: help venv tools test unit e2e lint format validate build local token invoke bench load chaos openapi clean
+.PHONY: help venv tools test unit e2e lint format validate build local token invoke smoke bench load chaos openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) \
@@ -32,6 +32,7 @@ help: ## list the targets
 	@echo "  settings (command line or environment): PORT=3000 CONSOLE_PORT=3001 LOGTO_PORT=3002 (the stand-in's;"
 	@echo "  0: any free port) LOCAL_DATA=.local ALLOWED_ORIGINS REAUTHORIZE_EVERY=300 CLEANUP_EVERY=60 LIVE_PERMISSIONS"
 	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE): your own Logto instead of the stand-in"
+	@echo "  for make smoke: API (a deployed stack), SMOKE_APP_ID + SMOKE_APP_SECRET (an app allowed token exchange), SMOKE_MEMBER_ROLE"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt
@@ -87,6 +88,10 @@ invoke: export MAKE_TOKEN := $(call argument,TOKEN,)
 invoke: venv tools ## `sam local invoke` without Docker: make invoke FN=ListMembersFunction EVENT=events/list_members.json [ENV=env.json] [TOKEN=...]
 	@PYTHONPATH=. $(TOOLS_PY) -m local.invoke "$$MAKE_FN" --event "$$MAKE_EVENT" --app-python $(PY) \
 	  $(if $(call argument,ENV,),--env-vars "$$MAKE_ENV",) $(if $(call argument,TOKEN,),--token "$$MAKE_TOKEN",)
+
+smoke: export MAKE_API := $(call setting,API,)
+smoke: venv tools ## the whole story with real tokens from a Logto tenant (LOGTO_ENDPOINT...; none: the stand-in) [API=<deployed URL>]
+	@PYTHONPATH=. $(PY) -m local.smoke --api "$$MAKE_API"
 
 bench: venv ## authorizer and operation benchmarks (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/run.py

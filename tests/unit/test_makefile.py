@@ -20,7 +20,21 @@ def yes_no(value: str) -> bool:
     return parse(value)
 
 
-USER_VARIABLES = ("AS", "APP", "KIND", "ORG", "SCOPES", "RESET", "VERBOSE", "FN", "EVENT", "ENV", "TOKEN", "MAKEFLAGS")
+USER_VARIABLES = (
+    "AS",
+    "APP",
+    "API",
+    "KIND",
+    "ORG",
+    "SCOPES",
+    "RESET",
+    "VERBOSE",
+    "FN",
+    "EVENT",
+    "ENV",
+    "TOKEN",
+    "MAKEFLAGS",
+)
 PRINT_ARGV = f"python3 {ROOT / 'tests' / 'support' / 'print_argv.py'}"
 
 
@@ -171,3 +185,9 @@ def test_the_readme_runs_python_modules_through_make_or_a_virtualenv():
     for line in (ROOT / "README.md").read_text().splitlines():
         for match in re.finditer(r"(\S*)python3? -m local\.", line):
             assert match.group(1).endswith("/bin/"), line
+
+
+def test_make_smoke_passes_a_deployed_stacks_url_from_the_command_line_or_the_environment():
+    assert option(received("smoke", "API=https://x.example/Prod"), "--api") == "https://x.example/Prod"
+    assert option(received("smoke", API="https://y.example/Prod"), "--api") == "https://y.example/Prod"
+    assert option(received("smoke"), "--api") == ""  # none: a `make local` is started for the run
