@@ -12,9 +12,10 @@ Extra, for local use only, under /__dev/:
   POST /__dev/faults     one rule, applied to the next `times` matching requests (-1: until cleared):
                            {"pathPrefix": "/api/", "method"?: "DELETE", "times": 1,
                             "status"?: 503, "retryAfter"?: 2, "delayMs"?: 300,
-                            "lost"?: "status" | "drop"}
+                            "lost"?: "status" | "drop" | "garbled"}
                          "lost": the request IS carried out, then the answer is lost: "status" answers 500,
-                         "drop" closes the connection without an answer.
+                         "drop" closes the connection without an answer, "garbled" answers 200 with a body that is
+                         not JSON (a proxy's page: the change happened, its answer cannot be read).
                          Or a rate-based chaos mode for every /api/ request until cleared:
                            {"rate": 0.1, "kinds": ["429", "500", "slow", "lost", "drop"], "seed": 1,
                             "slowMs"?: 1500, "retryAfter"?: 1}
@@ -92,7 +93,7 @@ def _str_list(body: dict[str, Any], key: str, *, min_items: int = 0, required: b
 def _fault_label(fault: dict[str, Any]) -> str:
     """How /__dev/stats counts an injected fault: its status code, "slow", "lost" (answered 500) or "drop"."""
     if fault.get("lost"):
-        return "lost" if fault["lost"] == "status" else "drop"
+        return {"status": "lost"}.get(fault["lost"], fault["lost"])  # "drop", "garbled" count as themselves
     return str(fault["status"]) if fault.get("status") else "slow"
 
 
@@ -213,6 +214,8 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             lost = "status"  # no socket (Flask test client): the closest thing is an answer nobody can trust
         if lost == "status":
             return _json({"code": "fault.injected", "message": "Injected fault after the change was made."}, 500)
+        if lost == "garbled" and response.status_code < 300:
+            return Response("<html>upstream proxy</html>", 200, content_type="application/json")
         return response
 
     compression.install(app)  # as Logto's koa-compress(): gzip/deflate answers of 1 KB or more, Vary, 406
@@ -1016,8 +1019,8 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
                     retryAfter=data.get("retryAfter", 1),
                 )
             return _json({"chaos": {k: v for k, v in chaos.items() if k != "rng"}}, 201)
-        if data.get("lost") not in (None, "status", "drop"):
-            return _json({"message": 'lost is "status" or "drop"'}, 400)
+        if data.get("lost") not in (None, "status", "drop", "garbled"):
+            return _json({"message": 'lost is "status", "drop" or "garbled"'}, 400)
         with stats_lock:
             faults.append(
                 {

@@ -211,7 +211,9 @@ def test_credentials_never_show_in_repr():
 def test_revoke_uses_the_status_route_and_falls_back_to_delete_without_it():
     responses.post(TOKEN_URL, json=token_response())
     base = "https://tenant.logto.app/api/organization-invitations/i1"
-    responses.put(f"{base}/status", json={"status": "Revoked"})
+    responses.put(
+        f"{base}/status", json={"id": "i1", "organizationId": "o1", "invitee": "a@example.com", "status": "Revoked"}
+    )
     p, _ = provider()
     api = ManagementApi(SETTINGS, HttpSender(sleep=lambda s: None), p)
     api.revoke_invitation("i1", Deadline.after(5))

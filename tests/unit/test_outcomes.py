@@ -250,3 +250,22 @@ def _run_cleanups(handlers):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.lambda_handler(json.loads((ROOT / "events" / "run_cleanups.json").read_text()), Context())
+
+
+# -- issue 16: a 2xx answer that cannot be read is a lost answer, never "nothing" -----------------------------------
+def test_a_create_whose_2xx_answer_is_unreadable_is_found_and_finished(handlers, logto):
+    logto.fault(pathPrefix="/api/organizations", method="POST", lost="garbled")  # created; the answer is a proxy page
+    before = len(_organizations(logto))
+    status, org, _ = call(handlers, "create_organization", headers=JSON, body={"name": "Garbled Answer Inc"})
+    assert status == 201, org  # was 502 logto_bad_response with an organization nobody belongs to
+    assert org["organizationRoles"][0]["name"] == "admin"
+    assert len(_organizations(logto)) == before + 1
+
+
+def test_an_unreadable_role_list_is_a_502_not_a_403(handlers, logto):
+    # Read as "no roles", the caller lost every permission: writes were refused 403 missing_permission on real Logto
+    logto.fault(pathPrefix="/api/organization-roles", method="GET", lost="garbled", times=-1)
+    status, body, _ = call(
+        handlers, "update_organization", path={"organizationId": DEMO}, body={"name": "x"}, headers=JSON
+    )
+    assert (status, body["code"]) == (502, "logto_bad_response")

@@ -112,10 +112,14 @@ def fetch_jwks_document(url: str, timeout: float) -> Any:
 
     opener = urllib.request.build_opener(_NoRedirect)
     # The URL is the configured issuer, validated as http(s) at cold start.
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "logto-org-api"})  # noqa: S310
+    # identity: Logto compresses answers of 1 KB or more when asked (koa-compress), and urllib decodes nothing.
+    headers = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "logto-org-api"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     with opener.open(request, timeout=timeout) as response:
         if response.status != 200:
             raise JwksUnavailable(f"JWKS answered {response.status}")
+        if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            raise JwksUnavailable("JWKS answered in an encoding we did not offer")
         body = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise JwksUnavailable("JWKS document too large")

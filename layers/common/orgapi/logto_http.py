@@ -2,9 +2,10 @@
 Retry-After honoured, no redirects.
 
 This layer only reports what happened: an answer (`LogtoResponse`, any status), or `NoAnswer` when none arrived in
-time. `LogtoError` is a non-2xx answer reduced to its status and Logto's `code` (never its message or body). Deciding
-what an answer means for a change is the caller's job; mapping what is left to our API errors happens in one place,
-`orgapi.upstream.api_error`.
+time. Logto compresses every answer of 1 KB or more (koa-compress in packages/core/src/tenants/Tenant.ts), so bodies
+are decoded here, with the size cap on the decoded bytes. `LogtoError` is a non-2xx answer reduced to its status and
+Logto's `code` (never its message or body). Deciding what an answer means for a change is the caller's job; mapping
+what is left to our API errors happens in one place, `orgapi.upstream.api_error`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,12 +36,18 @@ MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 8.0
 _ASCII_DIGITS = re.compile(r"^[0-9]{1,10}$")  # str.isdigit() accepts "²" and "٣", which float() refuses
 
-NoAnswerReason = Literal["unreachable", "timeout", "connection_lost", "slow_body", "oversized", "no_time"]
+# What we offer Logto. Not `br`: the Lambda runtime has no brotli decoder, and koa-compress then picks gzip.
+ACCEPT_ENCODING = "gzip, deflate"
+
+NoAnswerReason = Literal["unreachable", "timeout", "connection_lost", "slow_body", "oversized", "no_time", "bad_answer"]
 
 
 class NoAnswer(Exception):
     """No usable answer arrived. `maybe_applied`: the request (or an earlier attempt of it) may have been carried out
-    by Logto all the same (it was sent and its answer was lost); False only when nothing reached Logto."""
+    by Logto all the same (it was sent and its answer was lost); False only when nothing reached Logto.
+
+    `bad_answer`: an answer arrived but is not what Logto sends (a body that does not decode or parse, or has the wrong
+    shape). For a write that answered 2xx it is a lost answer of a change that may well have happened."""
 
     def __init__(self, reason: NoAnswerReason, *, maybe_applied: bool):
         super().__init__(reason)
@@ -96,6 +104,9 @@ class LogtoResponse:
     # An earlier attempt of this call was sent and its answer lost (5xx, timeout, reset): it may have been carried
     # out, so this answer may describe the state our own earlier attempt left (e.g. a DELETE now answering 404).
     after_lost_answer: bool = False
+    # False when a body arrived but is not JSON (None is then only a placeholder, never "nothing"). Logto's empty
+    # successes (204, 201 "Created") are fine for calls that read no body; readers of a body check this.
+    readable: bool = True
 
     @property
     def ok(self) -> bool:
@@ -128,11 +139,54 @@ def _nothing_was_sent(exc: requests.ConnectionError) -> bool:
     return isinstance(getattr(reason, "reason", None), NewConnectionError) or isinstance(reason, NewConnectionError)
 
 
-def _read_body(response: requests.Response, deadline: Deadline) -> Any:
-    """Read the body within the deadline: each read waits at most the remaining budget (a body dripping in byte by
-    byte would otherwise keep the Lambda busy until it is killed), and the size is capped."""
+class _Inflater:
+    """Decodes a `Content-Encoding` of gzip or deflate chunk by chunk, never producing more than asked for, so a small
+    body that inflates to gigabytes costs at most the size cap in memory. (zlib directly, not urllib3's decoders: those
+    cannot tell a stream cut short from a finished one, and a truncated answer must count as a lost one.)"""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        # deflate is meant to be zlib-wrapped (koa-compress sends that); some servers send it raw: told on first bytes
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
+        self._started = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` decoded bytes of `data`. Filling `limit` means the body is at least that large: the caller
+        asks for one byte more than it accepts, so the rest of the input never needs decoding."""
+        try:
+            out = self._obj.decompress(data, limit)
+        except zlib.error:
+            if self._started or self.encoding != "deflate":
+                raise
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._obj.decompress(data, limit)
+        self._started = True
+        return out
+
+    @property
+    def finished(self) -> bool:
+        return self._obj.eof
+
+
+def _inflater_for(headers: Mapping[str, str]) -> _Inflater | None:
+    encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding == "identity":
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return _Inflater("gzip")
+    if encoding == "deflate":
+        return _Inflater("deflate")
+    raise NoAnswer("bad_answer", maybe_applied=True)  # an encoding we never offered: nothing we can read
+
+
+def _read_body(response: requests.Response, deadline: Deadline) -> tuple[Any, bool]:
+    """Read and decode the body within the deadline: each read waits at most the remaining budget (a body dripping in
+    byte by byte would otherwise keep the Lambda busy until it is killed), and the decoded size is capped.
+
+    Returns (parsed JSON or None when empty, whether the body was readable)."""
     raw_response = response.raw
-    chunks, size = [], 0
+    inflater = _inflater_for(response.headers)
+    chunks, size, received = [], 0, False
     while True:
         remaining = deadline.remaining()
         if remaining <= 0:
@@ -141,23 +195,31 @@ def _read_body(response: requests.Response, deadline: Deadline) -> Any:
         if sock is not None:
             sock.settimeout(min(READ_TIMEOUT, remaining))
         try:
-            chunk = raw_response.read1(64 * 1024)
+            chunk = raw_response.read1(64 * 1024, decode_content=False)
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             slow = isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError))
             raise NoAnswer("slow_body" if slow else "connection_lost", maybe_applied=True) from None
         if not chunk:
             break
+        received = True
+        if inflater is not None:
+            try:
+                chunk = inflater.feed(chunk, MAX_RESPONSE_BYTES - size + 1)
+            except zlib.error:
+                raise NoAnswer("bad_answer", maybe_applied=True) from None
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise NoAnswer("oversized", maybe_applied=True)
         chunks.append(chunk)
+    if inflater is not None and received and not inflater.finished:
+        raise NoAnswer("connection_lost", maybe_applied=True)  # a compressed stream cut short: the answer is lost
     raw = b"".join(chunks)
     if not raw:
-        return None
+        return None, True
     try:
-        return json.loads(raw)
+        return json.loads(raw), True
     except ValueError:
-        return None
+        return None, False
 
 
 class HttpSender:
@@ -173,6 +235,8 @@ class HttpSender:
     ):
         self.session = session or requests.Session()
         self.session.trust_env = False  # no proxy or netrc surprises from the environment; TLS verification stays on
+        # requests offers `br` too when a brotli module happens to be installed; say exactly what we decode.
+        self.session.headers["Accept-Encoding"] = ACCEPT_ENCODING
         self.policy = policy or RetryPolicy()
         self._sleep, self._rand, self._on_retry = sleep, rand, on_retry
 
@@ -215,12 +279,14 @@ class HttpSender:
                     raise NoAnswer("timeout", maybe_applied=True) from None
                 continue
             try:
+                body, readable = _read_body(response, deadline)
                 # Header names stay case-insensitive: "retry-after" and "Retry-After" are the same header.
                 result = LogtoResponse(
                     response.status_code,
                     CaseInsensitiveDict(response.headers),
-                    _read_body(response, deadline),
+                    body,
                     after_lost_answer=lost,
+                    readable=readable,
                 )
             finally:
                 response.close()

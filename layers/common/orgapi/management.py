@@ -1,7 +1,9 @@
 """Logto Management API client: one method per call the operations make (paths and bodies as in notes/logto.md §4).
 
 Every call carries the cached M2M token; a 401 drops it and retries once with a fresh one (nothing ran on a 401).
-A non-2xx answer raises LogtoError (status + Logto's code), a lost one NoAnswer; the operations read them.
+A non-2xx answer raises LogtoError (status + Logto's code), a lost one NoAnswer; the operations read them. A 2xx
+answer whose body is not the shape the call expects (orgapi.logto_shapes) raises NoAnswer("bad_answer"): for a write
+it may have happened, so the outcome rules look it up as they do after a lost answer.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from orgapi import logto_shapes as shapes
 from orgapi.config import Settings
 from orgapi.deadline import Deadline
 from orgapi.errors import ApiError, BadRequest
-from orgapi.logto_http import HttpSender, LogtoError, LogtoResponse, logto_code
+from orgapi.logto_http import HttpSender, LogtoError, LogtoResponse, NoAnswer, logto_code
 from orgapi.m2m import M2MTokenProvider
 from orgapi.observability import logger, metrics
 
@@ -90,15 +93,20 @@ class ManagementApi:
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def read(self, shape: Any, method: str, path: str, deadline: Deadline, **kwargs: Any) -> Any:
+        """call(), then the body, which must have `shape` (see orgapi.logto_shapes)."""
+        return _body(self.call(method, path, deadline, **kwargs), shape, method, path)
+
     # -- organizations -------------------------------------------------------------------------------------------------
     def create_organization(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
-        return self.call("POST", "/organizations", deadline, json=body).body
+        return self.read(shapes.Organization, "POST", "/organizations", deadline, json=body)
 
     def get_organization(self, organization_id: str, deadline: Deadline) -> dict[str, Any]:
-        return self.call("GET", f"/organizations/{_seg(organization_id)}", deadline).body
+        return self.read(shapes.Organization, "GET", f"/organizations/{_seg(organization_id)}", deadline)
 
     def update_organization(self, organization_id: str, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
-        return self.call("PATCH", f"/organizations/{_seg(organization_id)}", deadline, json=body).body
+        path = f"/organizations/{_seg(organization_id)}"
+        return self.read(shapes.Organization, "PATCH", path, deadline, json=body)
 
     def delete_organization(self, organization_id: str, deadline: Deadline) -> None:
         """DELETE is repeated after a lost answer (deleting twice deletes once). A 404 on a repeat is read as our
@@ -112,22 +120,25 @@ class ManagementApi:
     def search_organizations(self, keyword: str, deadline: Deadline, *, page: int) -> list[dict[str, Any]]:
         """Organizations whose id or name contains `keyword` (Logto: `ilike '%keyword%'`), 100 per page."""
         params = {"q": keyword, "page": page, "page_size": 100}
-        return self.call("GET", "/organizations", deadline, params=params).body or []
+        return self.read(list[shapes.Organization], "GET", "/organizations", deadline, params=params)
 
     def get_user(self, user_id: str, deadline: Deadline) -> dict[str, Any]:
-        return self.call("GET", f"/users/{_seg(user_id)}", deadline).body
+        return self.read(shapes.Identified, "GET", f"/users/{_seg(user_id)}", deadline)
 
     def user_organizations(self, user_id: str, deadline: Deadline) -> list[dict[str, Any]]:
-        return self.call("GET", f"/users/{_seg(user_id)}/organizations", deadline).body or []
+        path = f"/users/{_seg(user_id)}/organizations"
+        return self.read(list[shapes.UserOrganization], "GET", path, deadline)
 
     # -- members -------------------------------------------------------------------------------------------------------
     def list_members(
         self, organization_id: str, deadline: Deadline, *, page: int, page_size: int, **filters: str
     ) -> tuple[list[dict[str, Any]], int | None]:
         params = {"page": page, "page_size": page_size, **filters}
-        response = self.call("GET", f"/organizations/{_seg(organization_id)}/users", deadline, params=params)
+        path = f"/organizations/{_seg(organization_id)}/users"
+        response = self.call("GET", path, deadline, params=params)
         total = response.headers.get("Total-Number")
-        return response.body or [], int(total) if total and total.isdigit() else None
+        members = _body(response, list[shapes.Member], "GET", path)
+        return members, int(total) if total and total.isdigit() else None
 
     def add_members(self, organization_id: str, user_ids: list[str], deadline: Deadline) -> None:
         # Adding existing members is a no-op in Logto ("on conflict do nothing"), so a repeated POST does no harm and
@@ -161,12 +172,12 @@ class ManagementApi:
 
     def _role_ids_or_none(self, path: str, deadline: Deadline) -> set[str] | None:
         try:
-            roles = self.call("GET", path, deadline).body or []
+            roles = self.read(list[shapes.Identified], "GET", path, deadline)
         except LogtoError as error:
             if error.status == 422 and error.code == "organization.require_membership":
                 return None
             raise
-        return {str(r["id"]) for r in roles if isinstance(r, dict) and "id" in r}
+        return {r["id"] for r in roles}
 
     def assign_roles(self, organization_id: str, user_ids: list[str], role_ids: list[str], deadline: Deadline) -> None:
         """Give users roles (existing assignments are kept; repeating the call is harmless, so it may be retried)."""
@@ -191,7 +202,8 @@ class ManagementApi:
         """The user's global (tenant) roles (routes/admin-user/role.ts: always paginated, 20 a page by default)."""
         path, ids, page = f"/users/{_seg(user_id)}/roles", [], 1
         while True:
-            batch = _ids(self.call("GET", path, deadline, params={"page": page, "page_size": 100}).body)
+            params = {"page": page, "page_size": 100}
+            batch = [r["id"] for r in self.read(list[shapes.Identified], "GET", path, deadline, params=params)]
             ids.extend(batch)
             if len(batch) < 100 or page >= 50:
                 return ids
@@ -199,17 +211,16 @@ class ManagementApi:
 
     def role_scopes(self, role_id: str, deadline: Deadline) -> list[dict[str, Any]]:
         """A global role's permissions, each with its API resource attached (routes/role.scope.ts)."""
-        body = self.call("GET", f"/roles/{_seg(role_id)}/scopes", deadline).body
-        return [s for s in body or [] if isinstance(s, dict)]
+        return self.read(list[shapes.GlobalScope], "GET", f"/roles/{_seg(role_id)}/scopes", deadline)
 
     def resource_id(self, indicator: str, deadline: Deadline) -> str | None:
         """Logto's id of the API resource with this indicator (routes/resource.ts lists them with indicators)."""
         page = 1
         while True:
-            response = self.call("GET", "/resources", deadline, params={"page": page, "page_size": 100})
-            batch = [r for r in response.body or [] if isinstance(r, dict)]
+            params = {"page": page, "page_size": 100}
+            batch = self.read(list[shapes.ResourceRef], "GET", "/resources", deadline, params=params)
             for resource in batch:
-                if resource.get("indicator") == indicator and isinstance(resource.get("id"), str):
+                if resource.get("indicator") == indicator:
                     return resource["id"]
             if len(batch) < 100 or page >= 50:
                 return None
@@ -221,8 +232,9 @@ class ManagementApi:
         roles: list[dict[str, Any]] = []
         page = 1
         while True:
-            response = self.call("GET", "/organization-roles", deadline, params={"page": page, "page_size": 100})
-            batch = response.body or []
+            params = {"page": page, "page_size": 100}
+            response = self.call("GET", "/organization-roles", deadline, params=params)
+            batch = _body(response, list[shapes.OrganizationRole], "GET", "/organization-roles")
             roles.extend(batch)
             total = response.headers.get("Total-Number")
             if not batch or len(batch) < 100 or (total and total.isdigit() and len(roles) >= int(total)) or page >= 50:
@@ -231,21 +243,20 @@ class ManagementApi:
 
     # -- invitations ---------------------------------------------------------------------------------------------------
     def list_invitations(self, organization_id: str, deadline: Deadline) -> list[dict[str, Any]]:
-        return (
-            self.call("GET", "/organization-invitations", deadline, params={"organizationId": organization_id}).body
-            or []
-        )
+        params = {"organizationId": organization_id}
+        return self.read(list[shapes.Invitation], "GET", "/organization-invitations", deadline, params=params)
 
     def invitations_for(self, invitee: str, deadline: Deadline) -> list[dict[str, Any]]:
         """Invitations addressed to an e-mail. Logto matches `invitee` case-insensitively (`lower(invitee) =
         lower($1)` in packages/core/src/queries/organization/index.ts), as its accept check does."""
-        return self.call("GET", "/organization-invitations", deadline, params={"invitee": invitee}).body or []
+        params = {"invitee": invitee}
+        return self.read(list[shapes.Invitation], "GET", "/organization-invitations", deadline, params=params)
 
     def accept_invitation(self, invitation_id: str, user_id: str, deadline: Deadline) -> dict[str, Any]:
         """Logto adds the membership and the invitation's roles in the same transaction as the status change."""
         path = f"/organization-invitations/{_seg(invitation_id)}/status"
         body = {"status": "Accepted", "acceptedUserId": user_id}
-        return self._status_change(self._send("PUT", path, deadline, body, None, False))
+        return self._status_change(self._send("PUT", path, deadline, body, None, False), path)
 
     def send_invitation_message(self, invitation_id: str, payload: dict[str, Any], deadline: Deadline) -> None:
         """Logto e-mails the invitee through the tenant's e-mail connector (template OrganizationInvitation). A POST:
@@ -258,19 +269,19 @@ class ManagementApi:
             raise LogtoError.of(response)
 
     def create_invitation(self, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
-        return self.call("POST", "/organization-invitations", deadline, json=body).body
+        return self.read(shapes.Invitation, "POST", "/organization-invitations", deadline, json=body)
 
     def get_invitation(self, invitation_id: str, deadline: Deadline) -> dict[str, Any]:
-        return self.call("GET", f"/organization-invitations/{_seg(invitation_id)}", deadline).body
+        return self.read(shapes.Invitation, "GET", f"/organization-invitations/{_seg(invitation_id)}", deadline)
 
-    def _status_change(self, response: LogtoResponse) -> dict[str, Any]:
+    def _status_change(self, response: LogtoResponse, path: str) -> dict[str, Any]:
         if response.status == 422 and logto_code(response.body) == "request.invalid_input":
             # Logto 1.42 answers this one code for an ending status, another user's e-mail and a missing
             # acceptedUserId alike (libraries/organization-invitation.ts, updateStatus): the caller tells them apart.
             raise StatusChangeRefused()
         if not response.ok:
             raise LogtoError.of(response)
-        return response.body if isinstance(response.body, dict) else {}
+        return _body(response, shapes.Invitation, "PUT", path)
 
     def revoke_invitation(self, invitation_id: str, deadline: Deadline) -> dict[str, Any] | None:
         """The revoked invitation as Logto answers it (None where the fallback deleted it). A PUT sets a state, so the
@@ -283,10 +294,20 @@ class ManagementApi:
             # No status route (an implementation without it): there, revoking means deleting. On Logto a 404 here
             # means the invitation is gone, and the DELETE answers 404 as well.
             response = self._send("DELETE", path, deadline, None, None, False)
+            if response.ok:
+                return None
         if not response.ok:
             raise LogtoError.of(response)
-        return response.body if isinstance(response.body, dict) else None
+        return _body(response, shapes.Invitation, "PUT", f"{path}/status")
 
 
-def _ids(body: Any) -> list[str]:
-    return [r["id"] for r in body or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
+def _body(response: LogtoResponse, shape: Any, method: str, path: str) -> Any:
+    """The body of a 2xx answer, if it has `shape`; else the answer counts as unreadable (NoAnswer "bad_answer")."""
+    try:
+        if not response.readable:
+            raise shapes.Malformed()
+        return shapes.check(shape, response.body)
+    except shapes.Malformed:
+        logger.error("logto_answer_malformed", extra={"method": method, "path": path[:200]})  # never the body
+        metrics.add_metric(name="LogtoMalformedAnswer", unit="Count", value=1)
+        raise NoAnswer("bad_answer", maybe_applied=method not in ("GET", "HEAD")) from None

@@ -69,4 +69,6 @@ def _no_answer(failure: NoAnswer) -> ApiError:
         return UpstreamTimeout()
     if failure.reason == "oversized":
         return UpstreamError("The identity provider sent an oversized response", code="logto_bad_response")
+    if failure.reason == "bad_answer":
+        return UpstreamError("The identity provider sent an answer that could not be read", code="logto_bad_response")
     return UpstreamError()
