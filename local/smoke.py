@@ -74,6 +74,15 @@ def _code(response: requests.Response) -> str:
     return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 
+def _oauth_error(response: requests.Response) -> str:
+    """The OAuth `error` of a token-endpoint refusal (a fixed word such as `invalid_target`, nothing the caller sent)."""
+    try:
+        error = response.json().get("error", "")
+    except (ValueError, AttributeError):
+        return ""
+    return error if isinstance(error, str) and error.replace("_", "").isalpha() else ""
+
+
 def _ids(items: Any) -> set[str]:
     return {i.get("id") for i in items if isinstance(i, dict)} if isinstance(items, list) else set()
 
@@ -201,7 +210,9 @@ class Smoke:
             scope=self.all_scopes if scope is None else scope,
         )
         if answer.status_code != 200:
-            raise Abort(f"token exchange for {user}: Logto answered {answer.status_code}")
+            raise Abort(
+                f"token exchange for {user}: Logto answered {answer.status_code} {_oauth_error(answer)}".strip()
+            )
         return answer.json()["access_token"]
 
     # -- set-up ------------------------------------------------------------------------------------------------------
@@ -227,7 +238,11 @@ class Smoke:
                     "name": f"orgapi smoke {self.run_id}",
                     "type": "Traditional",
                     "description": "Created by `make smoke`; removed at its end",
-                    "oidcClientMetadata": {"redirectUris": [], "postLogoutRedirectUris": []},
+                    # never used, but an app that may sign users in is refused by the token endpoint without one
+                    "oidcClientMetadata": {
+                        "redirectUris": ["http://localhost/orgapi-smoke"],
+                        "postLogoutRedirectUris": [],
+                    },
                     "customClientMetadata": {"allowTokenExchange": True},
                 },
             )

@@ -41,7 +41,7 @@ USERNAME = re.compile(r"^[A-Z_a-z]\w*$")  # @logto/core-kit usernameRegEx
 def client(store: Store, client_id: str) -> dict[str, Any] | None:
     """A token-endpoint client created through POST /api/applications: its type, secrets and custom metadata."""
     row = store.one(
-        "SELECT a.type, m.is_third_party, m.custom_client_metadata FROM applications a "
+        "SELECT a.type, m.is_third_party, m.custom_client_metadata, m.oidc_client_metadata FROM applications a "
         "JOIN application_metadata m ON m.app_id = a.id WHERE a.id = ?",
         client_id,
     )
@@ -52,6 +52,7 @@ def client(store: Store, client_id: str) -> dict[str, Any] | None:
         "type": row["type"],
         "isThirdParty": bool(row["is_third_party"]),
         "customClientMetadata": json.loads(row["custom_client_metadata"]),
+        "redirectUris": json.loads(row["oidc_client_metadata"]).get("redirectUris") or [],
         "secrets": values,
     }
 

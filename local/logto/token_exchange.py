@@ -71,6 +71,11 @@ class TokenExchange:
         client = provisioning.client(store, client_id) if client_id else None
         if client is None:
             return oidc_error(400, "invalid_client", "client is invalid")
+        if client["type"] != "MachineToMachine" and not client["redirectUris"]:
+            # oidc-provider validates the client's metadata when it loads it: an app that signs users in (every
+            # type but M2M keeps the authorization_code grant) needs a redirect URI, whatever grant it asks for.
+            # Seen on Logto 1.42 for a Traditional app created without one.
+            return oidc_error(400, "invalid_redirect_uri", "redirect_uris must contain members")
         if client_secret not in client["secrets"]:
             return oidc_error(401, "invalid_client", "client authentication failed")
         if not client["customClientMetadata"].get("allowTokenExchange"):

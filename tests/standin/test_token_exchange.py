@@ -13,7 +13,13 @@ ALL = "org:update org:delete member:read member:add member:remove role:assign me
 
 
 def _app(logto, allow: bool = True, **extra) -> tuple[str, str]:
-    body = {"name": "smoke", "type": "Traditional", "customClientMetadata": {"allowTokenExchange": allow}, **extra}
+    body = {
+        "name": "smoke",
+        "type": "Traditional",
+        "oidcClientMetadata": {"redirectUris": ["http://localhost/callback"], "postLogoutRedirectUris": []},
+        "customClientMetadata": {"allowTokenExchange": allow},
+        **extra,
+    }
     created = logto.api("POST", "/applications", json=body)
     assert created.status_code == 200 and "secret" not in created.get_json()
     app_id = created.get_json()["id"]
@@ -146,3 +152,11 @@ def test_a_throwaway_user_can_be_given_a_global_role(logto):
     assert logto.api("POST", f"/users/{user}/roles", json={"roleIds": [creator]}).status_code == 201
     assert logto.scope("global_api", user) == {"org:create"}
     assert logto.api("POST", f"/users/{user}/roles", json={"roleIds": ["nope"]}).status_code == 404
+
+
+def test_an_app_that_signs_users_in_needs_a_redirect_uri_even_for_token_exchange(logto):
+    """Logto 1.42, seen: a Traditional app created without redirect URIs cannot use the token endpoint at all
+    (oidc-provider's client metadata validation: 400 invalid_redirect_uri "redirect_uris must contain members")."""
+    client = _app(logto, oidcClientMetadata={"redirectUris": [], "postLogoutRedirectUris": []})
+    refused = _exchange(logto, client, _subject(logto, "alice"), organization_id=DEMO, scope=ALL)
+    assert refused.status_code == 400 and refused.get_json()["code"] == "oidc.invalid_redirect_uri"
