@@ -9,8 +9,11 @@ negotiation packages/core/src/middleware/koa-compress.test.ts pins). What koa-co
 - no `Accept-Encoding` header: identity (5.1's `defaultEncoding` names no encoding);
 - `*` stands for gzip and deflate; q-values rank the encodings; within one weight the preference is br, gzip, deflate.
   As in 5.1, a weight of 0 still ranks (`gzip;q=0` gets gzip): this is Logto's behaviour, not RFC 9110's;
-- when no listed encoding is supported and `identity;q=0` is given: 406, Koa's plain-text answer for an HttpError.
-  Only a body that would be compressed gets there (the threshold is checked first), and the route has already run.
+- when no listed encoding is supported and `identity;q=0` is given, koa-compress throws a 406 HttpError (what the
+  bare Koa app of koa-compress.test.ts answers). In Logto that error never reaches Koa: koaErrorHandler, mounted
+  before koaCompress (Tenant.ts), catches it and returns without touching the answer (middleware/koa-error-handler.ts,
+  `if (isHttpError(error)) return;`), so the route's answer goes out as it is, uncompressed, with its own status.
+  Seen on a Logto 1.42.0 build (koa-compress 5.1.1): `identity;q=0` and `foo, identity;q=0` → 200, identity.
 
 br is offered only when the `brotli` module is importable: it is not a dependency of this project, and a client that
 asks for br in `Accept-Encoding` then gets gzip or deflate, as from a Logto built without it would.
@@ -53,12 +56,12 @@ PREFERRED = [e for e in ("br", "gzip", "deflate") if e in ENCODERS]
 
 
 class NotAcceptable(Exception):
-    """The client ruled out identity and every encoding offered."""
+    """The client ruled out identity and every encoding offered (koa-compress's 406)."""
 
 
 def negotiate(accept_encoding: str | None) -> str:
     """The encoding koa-compress 5.1 picks for this `Accept-Encoding` (Encodings.parseAcceptEncoding and
-    getPreferredContentEncoding): "identity" for none; NotAcceptable for a 406."""
+    getPreferredContentEncoding): "identity" for none; NotAcceptable where koa-compress throws its 406."""
     weights: dict[str, float] = {}
     for directive in (accept_encoding or "").split(","):
         match = _DIRECTIVE.match(directive)
@@ -104,9 +107,7 @@ def compress(response: Response) -> Response:
     try:
         encoding = negotiate(request.headers.get("Accept-Encoding"))
     except NotAcceptable:
-        refused = Response("Please accept br, gzip, deflate, or identity.", status=406, mimetype="text/plain")
-        refused.vary.add("Accept-Encoding")
-        return refused
+        return response  # koa-compress's 406, swallowed by Logto's error handler: the answer, uncompressed
     if encoding == "identity":
         return response
     response.set_data(ENCODERS[encoding](body))  # also sets Content-Length to the encoded size

@@ -57,7 +57,7 @@ class StubServer:
                     try:
                         encoding = negotiate(self.headers.get("Accept-Encoding")) if len(data) >= THRESHOLD else None
                     except NotAcceptable:
-                        status, data, encoding = 406, b"Please accept br, gzip, deflate, or identity.", None
+                        encoding = None  # koa-compress's 406 is swallowed by Logto's error handler: served as is
                 if encoding == "identity":
                     encoding = None
                 if encoding and not (raw and stub.compress != "logto"):  # fixed encoding: bytes are pre-made
