@@ -1,7 +1,7 @@
 """Tenant-admin routes for creating and removing users and applications, as `make smoke` does on a real tenant
 (throwaway users, a throwaway first-party app allowed token exchange), with Logto's statuses and bodies:
 
-- POST /api/users → 200 the user (routes/admin-user/basics.ts; a taken username or e-mail is 422
+- POST /api/users → 200 the user (routes/admin-user/basics.ts; a taken username (exact) or e-mail is 422
   `user.username_already_in_use` / `user.email_already_in_use`); DELETE /api/users/{id} → 204, 404 unknown;
 - POST /api/applications → 200 the application, without its secret (notes/logto-observed.md: read it from
   GET /api/applications/{id}/secrets); a third-party app may not allow token exchange (422
@@ -78,7 +78,8 @@ def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error:
         guard(username is None or (isinstance(username, str) and USERNAME.match(username) is not None), "username")
         guard(email is None or (isinstance(email, str) and "@" in email), "primaryEmail")
         guard(name is None or isinstance(name, str), "name")
-        if username and store.one("SELECT 1 FROM users WHERE lower(username) = lower(?)", username):
+        # compared exactly: Logto 1.42 created `PROBE_x` beside `probe_x` (seen)
+        if username and store.one("SELECT 1 FROM users WHERE username = ?", username):
             raise error(422, "user.username_already_in_use", "This username is already in use.")
         if email and store.one("SELECT 1 FROM users WHERE lower(primary_email) = lower(?)", email):
             raise error(422, "user.email_already_in_use", "This email is associated with an existing account.")
@@ -92,7 +93,7 @@ def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error:
     def delete_user(user_id: str) -> Response:
         require_m2m()
         if not store.one("SELECT 1 FROM users WHERE id = ?", user_id):
-            raise error(404, "entity.not_exists_with_id", f"The users with ID `{user_id}` does not exist.")
+            raise error(404, "entity.not_found", "Entity not found.")  # seen on Logto 1.42 for a deleted user
         store.db.execute("BEGIN")
         try:
             # organization_invitations.inviter_id cascades in Logto; here it is a plain reference

@@ -6,16 +6,18 @@ tenant without a browser):
   subjectTokenExpiresIn);
 - POST /oidc/token `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (oidc/grants/token-exchange/index.ts,
   account.ts): the client must be allowed the grant (`customClientMetadata.allowTokenExchange`, oidc/utils.ts
-  getConstantClientMetadata; else oidc-provider's 400 `unauthorized_client`); `subject_token` +
+  getConstantClientMetadata; else 400 `invalid_request` "requested grant type is not allowed for this client");
+  `subject_token` +
   `subject_token_type=urn:ietf:params:oauth:token-type:access_token`; the subject token must exist, be unexpired and
-  unused (400 `invalid_grant`), and is consumed by its first successful exchange. With `organization_id` and no
+  unused (400 `invalid_grant` "grant request is invalid"), and is consumed by its first successful exchange. With `organization_id` and no
   `resource`: an organization token; with `resource` (and maybe `organization_id`): an API token; claims as the
   refresh-token grant gives (notes/logto-observed.md "Tokens": same claims, no `act`). A non-member asking for an
   organization: 403 `oidc.access_denied` (grants/utils.ts checkOrganizationAccess). The issued scope is the
   requested `scope` ∩ what the user's roles grant — no `scope` parameter, no permissions (requestParamScopes).
 
-Not served: personal-access-token and JWT subject tokens, actor tokens, and the exchange with neither
-`organization_id` nor `resource` (Logto answers an opaque OIDC token there; the stand-in only issues JWTs).
+Statuses, codes and descriptions checked against a Logto 1.42.0 build. Not served: personal-access-token and JWT
+subject tokens, actor tokens, and the exchange with neither `organization_id` nor `resource` (Logto answers 200 with
+an opaque token for the OIDC scopes there; the stand-in only issues JWTs and answers 400 `invalid_target`).
 """
 
 from __future__ import annotations
@@ -79,19 +81,20 @@ class TokenExchange:
         if client_secret not in client["secrets"]:
             return oidc_error(401, "invalid_client", "client authentication failed")
         if not client["customClientMetadata"].get("allowTokenExchange"):
-            return oidc_error(400, "unauthorized_client", "requested grant type is not allowed for this client")
-        missing = [p for p in ("subject_token", "subject_token_type") if not form.get(p)]
+            return oidc_error(400, "invalid_request", "requested grant type is not allowed for this client")
+        missing = next((p for p in ("subject_token", "subject_token_type") if not form.get(p)), None)
         if missing:
-            return oidc_error(400, "invalid_request", f"missing required parameter(s) ({','.join(missing)})")
-        if form["subject_token_type"] != ACCESS_TOKEN_TYPE:
-            return oidc_error(400, "invalid_grant", "unsupported subject token type")
+            return oidc_error(400, "invalid_request", f"missing required parameter '{missing}'")
+        # account.ts names the reason (not found, expired, consumed, unsupported type); oidc-provider answers every
+        # InvalidGrant with the same description
         row = store.one("SELECT * FROM subject_tokens WHERE id = ?", form["subject_token"])
-        if row is None:
-            return oidc_error(400, "invalid_grant", "subject token not found")
-        if row["expires_at"] <= now_ms():
-            return oidc_error(400, "invalid_grant", "subject token is expired")
-        if row["consumed_at"] is not None:
-            return oidc_error(400, "invalid_grant", "subject token is already consumed")
+        if (
+            form["subject_token_type"] != ACCESS_TOKEN_TYPE
+            or row is None
+            or row["expires_at"] <= now_ms()
+            or row["consumed_at"] is not None
+        ):
+            return oidc_error(400, "invalid_grant", "grant request is invalid")
         user_id, org_id, resource = row["user_id"], form.get("organization_id"), form.get("resource")
         if org_id and not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
             return oidc_error(403, "access_denied", "user is not a member of the organization")
@@ -134,6 +137,6 @@ def install(
         if not valid:
             raise error(400, "guard.invalid_input", "The request body is invalid.", details="userId, context")
         if not exchange.store.one("SELECT 1 FROM users WHERE id = ?", data["userId"]):
-            # insertSubjectToken hits the users foreign key: koa-slonik-error-handler's answer
-            raise error(422, "entity.relation_foreign_key_not_found", "Cannot find one or more foreign keys.")
+            # insertSubjectToken hits the users foreign key: 404 with this code on Logto 1.42 (seen)
+            raise error(404, "entity.relation_foreign_key_not_found", "Cannot find one or more foreign keys.")
         return _json(exchange.issue_subject_token(data["userId"], data.get("context", {}), None), 201)
