@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
 
-from orgapi.routes import ROUTES  # noqa: E402
+from orgapi.contract.routes import ROUTES  # noqa: E402
 from tests.support.http_stub import StubServer  # noqa: E402
 from tests.support.jwt_factory import SigningKey, token  # noqa: E402
 
@@ -192,14 +192,14 @@ def standin_with_local_aws(tables: tuple[str, ...] = (), **env: str):
 
 def bench_m2m_cache() -> None:
     with standin_with_local_aws(POWERTOOLS_SERVICE_NAME="get_organization") as logto:
-        from orgapi.api import build_handler
+        from orgapi.gateway.handler import build_handler
         from orgapi.operations.organizations import get_organization
 
         handler = build_handler("get_organization", get_organization)
         event = json.loads((ROOT / "events" / "get_organization.json").read_text())
         ctx = Ctx()
         sink = io.StringIO()
-        from orgapi.observability import logger
+        from orgapi.base.observability import logger
 
         for h in logger._logger.handlers:
             h.setStream(sink)
@@ -225,10 +225,9 @@ def bench_m2m_cache() -> None:
 def bench_live_permissions(runs: int = 15) -> None:
     import logging
 
-    from orgapi import services
-    from orgapi.api import build_handler
-    from orgapi.observability import logger
-    from orgapi.operations import invitations, members, organizations
+    from orgapi.base.observability import logger
+    from orgapi.gateway.handler import build_handler
+    from orgapi.operations import invitations, members, organizations, services
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     delay = int(os.environ.get("LOGTO_DELAY_MS", "20"))

@@ -466,8 +466,8 @@ def function_env(
 def allowed_origins_for(console_url: str) -> str:
     """ALLOWED_ORIGINS from the environment (validated as the functions will), else the console's origin."""
     sys.path.insert(0, str(ROOT / "layers" / "common"))  # the same rule the functions apply at cold start
-    from orgapi.cors import parse_allowed_origins
-    from orgapi.errors import ConfigError
+    from orgapi.base.errors import ConfigError
+    from orgapi.gateway.cors import parse_allowed_origins
 
     raw = os.environ.get("ALLOWED_ORIGINS")
     value = console_url if raw is None else raw.strip()

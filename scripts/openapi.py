@@ -14,8 +14,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "common"))
 
-from orgapi import models, views  # noqa: E402
-from orgapi.routes import HEALTH_ROUTE, ROUTES, TokenKind  # noqa: E402
+from orgapi.contract import models, views  # noqa: E402
+from orgapi.contract.routes import HEALTH_ROUTE, ROUTES, TokenKind  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 NULLABLE_STRING = {"type": ["string", "null"]}

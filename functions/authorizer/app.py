@@ -1,7 +1,7 @@
 """Lambda TOKEN authorizer (thin): verification and policy building live in the shared layer."""
 
-from orgapi.authorizer import create_authorizer
-from orgapi.observability import logger, metrics
+from orgapi.base.observability import logger, metrics
+from orgapi.tokens.authorizer import create_authorizer
 
 authorizer = create_authorizer()  # config validated and JWKS cache created once per execution environment
 

@@ -3,7 +3,7 @@
 import json
 import os
 
-from orgapi.cors import parse_allowed_origins, with_cors
+from orgapi.gateway.cors import parse_allowed_origins, with_cors
 
 
 @with_cors(parse_allowed_origins(os.environ.get("ALLOWED_ORIGINS", "")))

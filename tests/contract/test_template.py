@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orgapi.routes import ROUTES, ROUTES_BY_NAME
-from orgapi.verify import _BEARER
+from orgapi.contract.routes import ROUTES, ROUTES_BY_NAME
+from orgapi.tokens.verify import _BEARER
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_VARIABLES = {
@@ -203,8 +203,8 @@ def test_samconfig_has_the_three_environments():
 
 
 def test_invitation_link_parameter_accepts_what_the_functions_accept():
-    from orgapi.config import load_settings
-    from orgapi.errors import ConfigError
+    from orgapi.base.config import load_settings
+    from orgapi.base.errors import ConfigError
 
     parameter = TEMPLATE["Parameters"]["InvitationLink"]
     assert parameter["Default"] == "" and TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][

@@ -58,8 +58,8 @@ def handlers(logto, aws, monkeypatch):
     """Load functions/<name>/app.py fresh for each test, with settings pointing at the stand-in."""
     from aws_lambda_powertools.utilities import parameters
 
-    from orgapi import operations, services
-    from orgapi.operations import organizations
+    from orgapi import operations
+    from orgapi.operations import organizations, services
 
     monkeypatch.setenv("LOGTO_ENDPOINT", logto.url)
     monkeypatch.setenv("API_RESOURCE", "https://api.example.com/org")

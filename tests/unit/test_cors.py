@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from orgapi.config import load_settings
-from orgapi.cors import CorsPolicy, parse_allowed_origins, request_origin, with_cors
-from orgapi.errors import ConfigError
+from orgapi.base.config import load_settings
+from orgapi.base.errors import ConfigError
+from orgapi.gateway.cors import CorsPolicy, parse_allowed_origins, request_origin, with_cors
 from tests.unit.test_operations import call, org_context
 
 APP = "https://app.example.com"

@@ -6,16 +6,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orgapi import changes, views
-from orgapi.api import Request, Result
-from orgapi.config import invitation_link_for
-from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, Conflict, NotFound, Unprocessable
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.observability import logger
+from orgapi.base.config import invitation_link_for
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ApiError, Conflict, NotFound, Unprocessable
+from orgapi.base.observability import logger
+from orgapi.contract import views
+from orgapi.gateway.handler import Request, Result
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.upstream import api_error
 from orgapi.operations.members import fresh_catalog
-from orgapi.services import Services
-from orgapi.upstream import api_error
+from orgapi.operations.services import Services
+from orgapi.outcomes import changes
 
 DAY_MS = 86_400_000
 ENDING_STATUSES = ("Accepted", "Revoked", "Expired")  # Logto's endingStatuses (libraries/organization-invitation.ts)
@@ -52,7 +53,7 @@ def list_invitations(request: Request, services: Services) -> Result:
 
 
 def create_invitation(request: Request, services: Services) -> Result:
-    from orgapi.models import CreateInvitation  # pydantic is loaded only by operations that parse input
+    from orgapi.contract.models import CreateInvitation  # pydantic is loaded only by operations that parse input
 
     body = request.body(CreateInvitation)
     roles = fresh_catalog(request, services).resolve(body.roleNames)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from orgapi import views
-from orgapi.api import Request, Result
-from orgapi.errors import Conflict, Forbidden, NotFound
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.management import StatusChangeRefused
-from orgapi.observability import logger
+from orgapi.base.errors import Conflict, Forbidden, NotFound
+from orgapi.base.observability import logger
+from orgapi.contract import views
+from orgapi.gateway.handler import Request, Result
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations.invitations import ensure_pending, now_ms
-from orgapi.services import Services
+from orgapi.operations.services import Services
 
 
 def _missing(error: LogtoError) -> bool:

@@ -6,13 +6,13 @@ actions by what this service will allow now, and a caller removed since the toke
 
 from __future__ import annotations
 
-from orgapi import changes
-from orgapi.api import Request, Result
-from orgapi.errors import Forbidden
-from orgapi.logto_http import LogtoError
+from orgapi.base.errors import Forbidden
+from orgapi.gateway.handler import Request, Result
+from orgapi.logto.http import LogtoError
 from orgapi.operations.members import fresh_catalog
-from orgapi.orphan_guard import guarded_change
-from orgapi.services import Services
+from orgapi.operations.services import Services
+from orgapi.outcomes import changes
+from orgapi.rules.orphan_guard import guarded_change
 
 
 def get_own_membership(request: Request, services: Services) -> Result:

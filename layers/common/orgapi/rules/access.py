@@ -24,13 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
-from orgapi.caller import Caller
-from orgapi.deadline import Deadline
-from orgapi.errors import Forbidden
-from orgapi.logto_http import LogtoError
-from orgapi.management import ManagementApi
-from orgapi.roles import OrganizationRole, RoleCatalog, RoleDirectory
-from orgapi.routes import Route, TokenKind
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Forbidden
+from orgapi.contract.routes import Route, TokenKind
+from orgapi.logto.http import LogtoError
+from orgapi.logto.management import ManagementApi
+from orgapi.rules.roles import OrganizationRole, RoleCatalog, RoleDirectory
+from orgapi.tokens.identity import Caller
 
 # The live reads are independent Logto calls: made side by side, they cost one round trip instead of three.
 # (A failed call's ApiError is re-raised by .result() in the request's thread.)

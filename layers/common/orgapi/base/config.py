@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from orgapi.cors import CorsPolicy, parse_allowed_origins
-from orgapi.errors import ConfigError
+from orgapi.base.errors import ConfigError
+from orgapi.gateway.cors import CorsPolicy, parse_allowed_origins
 
 _CLOUD_HOST = re.compile(r"^([a-z0-9]+)\.logto\.app$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -58,7 +58,7 @@ class Settings:
     state_table: str = ""
     # INVITATION_LINK: URL template with {invitationId}; None means invitations are not e-mailed.
     invitation_link: str | None = None
-    # Pending clean-ups (compensations to finish later, orgapi.cleanup): create_organization, add_members, run_cleanups.
+    # Pending clean-ups (compensations to finish later, orgapi.outcomes.cleanup): create_organization, add_members, run_cleanups.
     cleanup_table: str = ""
 
     @property

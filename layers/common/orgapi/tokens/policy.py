@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from orgapi.routes import ROUTES, TokenKind, allows
-from orgapi.verify import VerifiedToken
+from orgapi.contract.routes import ROUTES, TokenKind, allows
+from orgapi.tokens.verify import VerifiedToken
 
 
 class BadMethodArn(ValueError):

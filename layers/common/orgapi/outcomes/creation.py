@@ -6,7 +6,7 @@ them. So:
 - each creation has a creation id: for a keyed request derived from (caller, Idempotency-Key), so every retry of
   it has the same one; otherwise random. The organization is created with it in `customData` (MARKER), where it
   can be found again by listing organizations of that name;
-- before the first call a pending clean-up "create#<id>" is written (write-ahead; see orgapi.cleanup). It is deleted
+- before the first call a pending clean-up "create#<id>" is written (write-ahead; see orgapi.outcomes.cleanup). It is deleted
   when the creation is complete, or undone. If the Lambda dies, or an answer stays lost, the item remains and the
   clean-up run finishes the job: an organization carrying the id whose creator does not hold CREATOR_ROLE is deleted;
 - a retry finding the item of an earlier attempt first looks for that attempt's organization and completes it
@@ -19,13 +19,14 @@ import hashlib
 import uuid
 from typing import Any
 
-from orgapi import changes, views
-from orgapi.cleanup import CREATE, Cleanup, CleanupStore
-from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, UpstreamError, UpstreamTimeout
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.management import ManagementApi
-from orgapi.observability import logger
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ApiError, UpstreamError, UpstreamTimeout
+from orgapi.base.observability import logger
+from orgapi.contract import views
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import ManagementApi
+from orgapi.outcomes import changes
+from orgapi.outcomes.cleanup import CREATE, Cleanup, CleanupStore
 
 MARKER = views.CREATION_MARKER  # the customData key holding the creation id (hidden from our views, refused in input)
 KIND = CREATE

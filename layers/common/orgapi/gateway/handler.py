@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from orgapi.access import Access
-from orgapi.caller import Caller
-from orgapi.cors import with_cors
-from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, BadRequest, ConfigError, Forbidden, NotFound, Unauthorized
-from orgapi.jsonbody import parse_object
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.management import PLAIN_ID
-from orgapi.observability import logger, metrics
-from orgapi.routes import ROUTES_BY_NAME, Route, required_permission
-from orgapi.services import Services, services
-from orgapi.upstream import api_error
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ApiError, BadRequest, ConfigError, Forbidden, NotFound, Unauthorized
+from orgapi.base.jsonbody import parse_object
+from orgapi.base.observability import logger, metrics
+from orgapi.contract.routes import ROUTES_BY_NAME, Route, required_permission
+from orgapi.gateway.cors import with_cors
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import PLAIN_ID
+from orgapi.logto.upstream import api_error
+from orgapi.operations.services import Services, services
+from orgapi.rules.access import Access
+from orgapi.tokens.identity import Caller
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -63,7 +63,7 @@ class Request:
     def validate_input(self) -> None:
         """The route's declared body and query models, checked before anything calls Logto."""
         if self.route.body or self.route.query:
-            from orgapi import models
+            from orgapi.contract import models
 
             if self.route.body:
                 self.body(getattr(models, self.route.body))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from orgapi.deadline import Deadline
-from orgapi.errors import Conflict, UpstreamError
-from orgapi.observability import logger
-from orgapi.roles import RoleCatalog
-from orgapi.services import Services
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Conflict, UpstreamError
+from orgapi.base.observability import logger
+from orgapi.operations.services import Services
+from orgapi.rules.roles import RoleCatalog
 
 PAGE = 100
 

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from orgapi.errors import ApiError, BadRequest
+from orgapi.base.errors import ApiError, BadRequest
 
 MAX_DEPTH = 32
 

@@ -30,7 +30,7 @@ class Route:
     permission: str | None  # default permission name; None = any valid token of an allowed kind
     live_always: bool = False  # re-derive the caller's permissions from Logto even though it is a read (access.py)
     uses_table: bool = False  # needs the stack's DynamoDB table (IDEMPOTENCY_TABLE), checked at cold start
-    # Request models (names in orgapi.models): input is validated before any Logto call, the live permission read
+    # Request models (names in orgapi.contract.models): input is validated before any Logto call, the live permission read
     # included, so bad input costs Logto nothing.
     body: str | None = None
     query: str | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from orgapi.errors import Unauthorized
-from orgapi.routes import TokenKind
+from orgapi.base.errors import Unauthorized
+from orgapi.contract.routes import TokenKind
 
 
 @dataclass(frozen=True)

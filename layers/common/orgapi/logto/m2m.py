@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-from orgapi.config import Settings
-from orgapi.deadline import Deadline
-from orgapi.errors import ServiceUnavailable, UpstreamError
-from orgapi.logto_http import HttpSender, LogtoError, NoAnswer
-from orgapi.observability import logger, metrics
-from orgapi.secrets import M2MCredentials
-from orgapi.upstream import api_error
+from orgapi.base.config import Settings
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ServiceUnavailable, UpstreamError
+from orgapi.base.observability import logger, metrics
+from orgapi.logto.http import HttpSender, LogtoError, NoAnswer
+from orgapi.logto.secrets import M2MCredentials
+from orgapi.logto.upstream import api_error
 
 # Renew this long before `expires_in` runs out (measured from when the token request started), so a token is never
 # used in its last seconds by a request that takes a while.

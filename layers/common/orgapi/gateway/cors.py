@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from orgapi.errors import ConfigError
+from orgapi.base.errors import ConfigError
 
 # What a browser sends as Origin: lower-case scheme and host, a port only when it is not the scheme's default,
 # nothing after it. A configured origin in any other spelling could never match, so it is refused at cold start.

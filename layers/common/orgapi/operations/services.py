@@ -10,17 +10,17 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 
-from orgapi.access import AccessResolver, LiveMode
-from orgapi.cleanup import CleanupStore
-from orgapi.config import Settings, load_settings
-from orgapi.errors import ConfigError
-from orgapi.lease import LeaseStore
-from orgapi.logto_http import HttpSender
-from orgapi.m2m import M2MTokenProvider
-from orgapi.management import ManagementApi
-from orgapi.observability import logger, metrics
-from orgapi.roles import RoleDirectory
-from orgapi.secrets import CredentialsUnavailable, load_m2m_credentials
+from orgapi.base.config import Settings, load_settings
+from orgapi.base.errors import ConfigError
+from orgapi.base.observability import logger, metrics
+from orgapi.logto.http import HttpSender
+from orgapi.logto.m2m import M2MTokenProvider
+from orgapi.logto.management import ManagementApi
+from orgapi.logto.secrets import CredentialsUnavailable, load_m2m_credentials
+from orgapi.outcomes.cleanup import CleanupStore
+from orgapi.rules.access import AccessResolver, LiveMode
+from orgapi.rules.lease import LeaseStore
+from orgapi.rules.roles import RoleDirectory
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from orgapi.deadline import Deadline
-from orgapi.errors import Conflict, ServiceUnavailable
-from orgapi.observability import logger
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Conflict, ServiceUnavailable
+from orgapi.base.observability import logger
 
 MAX_HOLD_SECONDS = 30.0  # longer than any one request's Logto calls; bounds how long a crash blocks the organization
 RESERVED_SECONDS = 1.5  # left after waiting, for the guarded change itself

@@ -18,7 +18,7 @@ def _role_refs(raw: Any) -> list[dict[str, Any]]:
     return [{"id": r.get("id"), "name": r.get("name")} for r in raw or [] if isinstance(r, dict)]
 
 
-# customData key where orgapi.creation marks an organization with its creation id: ours, not the client's.
+# customData key where orgapi.outcomes.creation marks an organization with its creation id: ours, not the client's.
 CREATION_MARKER = "orgApiCreationId"
 
 

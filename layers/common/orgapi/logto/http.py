@@ -5,7 +5,7 @@ This layer only reports what happened: an answer (`LogtoResponse`, any status), 
 time. Logto compresses every answer of 1 KB or more (koa-compress in packages/core/src/tenants/Tenant.ts), so bodies
 are decoded here, with the size cap on the decoded bytes. `LogtoError` is a non-2xx answer reduced to its status and
 Logto's `code` (never its message or body). Deciding what an answer means for a change is the caller's job; mapping
-what is left to our API errors happens in one place, `orgapi.upstream.api_error`.
+what is left to our API errors happens in one place, `orgapi.logto.upstream.api_error`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
-from orgapi.deadline import Deadline
+from orgapi.base.deadline import Deadline
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset(
@@ -52,7 +52,7 @@ class NoAnswer(Exception):
     def __init__(self, reason: NoAnswerReason, *, maybe_applied: bool):
         super().__init__(reason)
         self.reason, self._maybe_applied = reason, maybe_applied
-        self.looked_up = False  # set by orgapi.changes.settled once Logto was read and showed no such change
+        self.looked_up = False  # set by orgapi.outcomes.changes.settled once Logto was read and showed no such change
 
     @property
     def maybe_applied(self) -> bool:
@@ -69,7 +69,7 @@ class LogtoError(Exception):
         super().__init__(f"{status} {code}")
         self.status, self.code, self.retry_after = status, code, retry_after
         self.after_lost_answer = after_lost_answer
-        self.looked_up = False  # set by orgapi.changes.settled once Logto was read and showed no such change
+        self.looked_up = False  # set by orgapi.outcomes.changes.settled once Logto was read and showed no such change
 
     @property
     def maybe_applied(self) -> bool:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orgapi.config import Settings
-from orgapi.jwks import ALLOWED_ALGORITHMS, JwksCache
-from orgapi.routes import TokenKind
+from orgapi.base.config import Settings
+from orgapi.contract.routes import TokenKind
+from orgapi.tokens.jwks import ALLOWED_ALGORITHMS, JwksCache
 
 ORGANIZATION_URN_PREFIX = "urn:logto:organization:"
 ORGANIZATION_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # .fullmatch(): `$` would accept a final "\n"

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from orgapi.deadline import Deadline
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.management import ManagementApi
-from orgapi.observability import logger, metrics
+from orgapi.base.deadline import Deadline
+from orgapi.base.observability import logger, metrics
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import ManagementApi
 
 # Left, before each forward step, for a read that finds out what a lost answer did, or a compensation (each is one
 # or two Logto calls; a healthy Logto answers them in well under 0.5 s).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from orgapi.errors import ServiceUnavailable
-from orgapi.observability import logger
+from orgapi.base.errors import ServiceUnavailable
+from orgapi.base.observability import logger
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from orgapi.deadline import Deadline
-from orgapi.errors import Unprocessable
-from orgapi.management import ManagementApi
-from orgapi.observability import logger
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Unprocessable
+from orgapi.base.observability import logger
+from orgapi.logto.management import ManagementApi
 
 USER_ROLE = "User"  # Logto's OrganizationRoleType; the other is MachineToMachine (for applications only)
 RESOURCE_ID_CACHE_SECONDS = 3600

@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgapi.deadline import Deadline
-from orgapi.errors import Conflict, ServiceUnavailable
-from orgapi.observability import logger, metrics
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Conflict, ServiceUnavailable
+from orgapi.base.observability import logger, metrics
 
-# Kinds (each has one handler in orgapi.cleanup_run): an organization creation to complete or undo (orgapi.creation),
-# a member added by a request whose role grant failed and whose removal failed too (orgapi.changes.add_members).
+# Kinds (each has one handler in orgapi.operations.run_cleanups): an organization creation to complete or undo (orgapi.outcomes.creation),
+# a member added by a request whose role grant failed and whose removal failed too (orgapi.outcomes.changes.add_members).
 CREATE = "create"
 STRANDED_MEMBER = "stranded_member"
 

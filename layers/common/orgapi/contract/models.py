@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from orgapi.views import CREATION_MARKER
+from orgapi.contract.views import CREATION_MARKER
 
 # Logto ids are [0-9a-z]{12}; allow a little more, never path separators or wildcards.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

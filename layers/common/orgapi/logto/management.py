@@ -2,7 +2,7 @@
 
 Every call carries the cached M2M token; a 401 drops it and retries once with a fresh one (nothing ran on a 401).
 A non-2xx answer raises LogtoError (status + Logto's code), a lost one NoAnswer; the operations read them. A 2xx
-answer whose body is not the shape the call expects (orgapi.logto_shapes) raises NoAnswer("bad_answer"): for a write
+answer whose body is not the shape the call expects (orgapi.logto.shapes) raises NoAnswer("bad_answer"): for a write
 it may have happened, so the outcome rules look it up as they do after a lost answer.
 """
 
@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from orgapi import logto_shapes as shapes
-from orgapi.config import Settings
-from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, BadRequest
-from orgapi.logto_http import HttpSender, LogtoError, LogtoResponse, NoAnswer, logto_code
-from orgapi.m2m import M2MTokenProvider
-from orgapi.observability import logger, metrics
+from orgapi.base.config import Settings
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ApiError, BadRequest
+from orgapi.base.observability import logger, metrics
+from orgapi.logto import shapes
+from orgapi.logto.http import HttpSender, LogtoError, LogtoResponse, NoAnswer, logto_code
+from orgapi.logto.m2m import M2MTokenProvider
 
 # What a path segment may be: a plain id. `.`/`..` would be removed by URL normalization (`users/..` turns into the
 # organization itself, which Logto's router answers), and `/`, `%`, `?`, `#` could change the route another way.
@@ -94,7 +94,7 @@ class ManagementApi:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read(self, shape: Any, method: str, path: str, deadline: Deadline, **kwargs: Any) -> Any:
-        """call(), then the body, which must have `shape` (see orgapi.logto_shapes)."""
+        """call(), then the body, which must have `shape` (see orgapi.logto.shapes)."""
         return _body(self.call(method, path, deadline, **kwargs), shape, method, path)
 
     # -- organizations -------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from orgapi.errors import (
+from orgapi.base.errors import (
     ApiError,
     BadRequest,
     Conflict,
@@ -20,7 +20,7 @@ from orgapi.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from orgapi.logto_http import LogtoError, NoAnswer
+from orgapi.logto.http import LogtoError, NoAnswer
 
 
 def _seconds(value: float | None, default: int) -> int:

@@ -14,11 +14,11 @@ from typing import Any
 import jose.backends
 from aws_lambda_powertools.metrics import MetricUnit
 
-from orgapi.config import Settings, load_settings
-from orgapi.jwks import JwksCache, JwksUnavailable
-from orgapi.observability import logger, metrics
-from orgapi.policy import BadMethodArn, build_policy
-from orgapi.verify import TokenRejected, TokenVerifier
+from orgapi.base.config import Settings, load_settings
+from orgapi.base.observability import logger, metrics
+from orgapi.tokens.jwks import JwksCache, JwksUnavailable
+from orgapi.tokens.policy import BadMethodArn, build_policy
+from orgapi.tokens.verify import TokenRejected, TokenVerifier
 
 # python-jose silently falls back to pure-python ECDSA (13x slower, Minerva-affected) if `cryptography` fails to load,
 # e.g. a layer built for another Python version. Refuse to start instead.

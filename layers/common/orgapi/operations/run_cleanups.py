@@ -1,4 +1,4 @@
-"""The scheduled clean-up function: runs every due pending clean-up (orgapi.cleanup) once and reports the counts as
+"""The scheduled clean-up function: runs every due pending clean-up (orgapi.outcomes.cleanup) once and reports the counts as
 metrics (CleanupsPending, CleanupsOverdue: the template's alarm watches the latter)."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from orgapi import changes, creation
-from orgapi.cleanup import CREATE, STRANDED_MEMBER, Cleanup, run_pending
-from orgapi.deadline import Deadline
-from orgapi.errors import ConfigError
-from orgapi.logto_http import LogtoError
-from orgapi.observability import logger, metrics
-from orgapi.services import Services, services
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ConfigError
+from orgapi.base.observability import logger, metrics
+from orgapi.logto.http import LogtoError
+from orgapi.operations.services import Services, services
+from orgapi.outcomes import changes, creation
+from orgapi.outcomes.cleanup import CREATE, STRANDED_MEMBER, Cleanup, run_pending
 
 
 def _stranded_member(shared: Services) -> Callable[[Cleanup, Deadline], bool]:
