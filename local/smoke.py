@@ -6,7 +6,7 @@
 It creates throwaway users (and, unless SMOKE_APP_ID/SMOKE_APP_SECRET name one, a throwaway first-party application
 allowed token exchange), gets them real tokens from the tenant (`POST /api/subject-tokens`, then the token endpoint's
 token-exchange grant with `organization_id` and/or `resource`), runs every route of the contract (the route table,
-orgapi/routes.py) plus the escalation, stale-token and path-trick probes, and removes everything it created, also when
+orgapi/contract/routes.py) plus the escalation, stale-token and path-trick probes, and removes everything it created, also when
 interrupted (Ctrl-C, SIGTERM). One line per check, a summary; exit 1 on any failure. Tokens and secrets are never
 printed; Logto's answers neither (only statuses and this API's error codes).
 
@@ -604,7 +604,7 @@ def target(api: str | None) -> Iterator[tuple[Tenant, str]]:
         if missing:
             raise Abort(f"LOGTO_ENDPOINT is set, so {', '.join(missing)} must be set too")
         sys.path.insert(0, str(ROOT / "layers" / "common"))
-        from orgapi.config import default_management_api_resource
+        from orgapi.base.config import default_management_api_resource
 
         endpoint = os.environ["LOGTO_ENDPOINT"].rstrip("/")
         tenant = Tenant(
@@ -641,7 +641,7 @@ def main() -> None:
     parser.add_argument("--api", default=os.environ.get("API") or None, help="a deployed stack's URL (API)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "layers" / "common"))
-    from orgapi.routes import HEALTH_ROUTE, ROUTES
+    from orgapi.contract.routes import HEALTH_ROUTE, ROUTES
 
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
