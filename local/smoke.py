@@ -511,6 +511,12 @@ class Smoke:
     def cleanup(self) -> None:
         """Remove what this run created, whatever happened before; what cannot be removed is named (ids only)."""
         left: list[str] = []
+        with suppress(requests.RequestException, Abort, ValueError):
+            # one the service created while the run was stopped, before its answer named it
+            named = self.tenant.api("GET", "/organizations", params={"q": f"smoke {self.run_id}", "page_size": 100})
+            for organization in named.json() if named.status_code == 200 else []:
+                if organization.get("name") == f"smoke {self.run_id}" and organization["id"] not in self.organizations:
+                    self.organizations.append(organization["id"])
         for organization in self.organizations:
             with suppress(requests.RequestException, Abort):
                 if self.tenant.api("DELETE", f"/organizations/{organization}").status_code in (204, 404):
