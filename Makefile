@@ -31,7 +31,8 @@ help: ## list the targets
 	@echo
 	@echo "  settings (command line or environment): PORT=3000 CONSOLE_PORT=3001 LOGTO_PORT=3002 (the stand-in's;"
 	@echo "  0: any free port) LOCAL_DATA=.local ALLOWED_ORIGINS REAUTHORIZE_EVERY=300 CLEANUP_EVERY=60 LIVE_PERMISSIONS"
-	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE): your own Logto instead of the stand-in"
+	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE; LOGTO_SPA_APP_ID for the console):"
+	@echo "  your own Logto instead of the stand-in"
 	@echo "  for make smoke: API (a deployed stack), SMOKE_APP_ID + SMOKE_APP_SECRET (an app allowed token exchange), SMOKE_MEMBER_ROLE"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from local.lifeline import follow_parent
+from local.logto.credentials import SEEDED_PASSWORD
 
 if TYPE_CHECKING:
     from local.gateway import Preflight
@@ -342,7 +343,7 @@ class LocalStack:
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
 
-    def start_logto(self, api_resource: str) -> tuple[str, str, str]:
+    def start_logto(self, api_resource: str, console_url: str) -> tuple[str, str, str]:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
         port = self.args.logto_port or free_port()
@@ -357,6 +358,8 @@ class LocalStack:
             str(self.data),
             "--api-resource",
             api_resource,
+            "--console-url",
+            console_url,
         ]
         if self.args.reset:
             argv.append("--reset")
@@ -466,8 +469,8 @@ def function_env(
 def allowed_origins_for(console_url: str) -> str:
     """ALLOWED_ORIGINS from the environment (validated as the functions will), else the console's origin."""
     sys.path.insert(0, str(ROOT / "layers" / "common"))  # the same rule the functions apply at cold start
+    from orgapi.base.cors import parse_allowed_origins
     from orgapi.base.errors import ConfigError
-    from orgapi.gateway.cors import parse_allowed_origins
 
     raw = os.environ.get("ALLOWED_ORIGINS")
     value = console_url if raw is None else raw.strip()
@@ -495,6 +498,7 @@ def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_o
             "Seeded users: alice (admin of demo0org0001), bob (member of demo0org0001), carol (no organization),",
             "              dave (may not create organizations; invited to demo0org0001: demo0invite1),",
             "              erin (no primary e-mail).",
+            f"Their password on the stand-in's sign-in page (the demo console's Sign in): {SEEDED_PASSWORD}",
             f"Invitation e-mails are printed here and kept at {logto_url}/__dev/outbox.",
             "",
             "Try it:",
@@ -574,7 +578,13 @@ def main() -> None:
         allowed_origins = allowed_origins_for(console_url)
         from werkzeug.serving import make_server
 
+        from local.console_build import BuildError, ensure_bundle
         from local.console_server import create_console_app
+
+        try:
+            ensure_bundle()  # Logto's browser SDK for the console: npm ci + esbuild on the first run, cached after
+        except BuildError as error:
+            raise StartupError(str(error)) from None
 
         # Bound before anything else picks a free port, so the stand-in can never land on the console's port.
         console_app = create_console_app(f"http://127.0.0.1:{args.port}")
@@ -590,7 +600,7 @@ def main() -> None:
             logto_url = os.environ["LOGTO_ENDPOINT"].rstrip("/")
             app_id, app_secret = os.environ["LOGTO_M2M_APP_ID"], os.environ["LOGTO_M2M_APP_SECRET"]
         else:
-            logto_url, app_id, app_secret = stack.start_logto(api_resource)
+            logto_url, app_id, app_secret = stack.start_logto(api_resource, console_url)
         aws_url = stack.start_moto()
         stack.seed_aws(aws_url, app_id, app_secret)
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
@@ -602,6 +612,7 @@ def main() -> None:
             start_cleanup_timer(service, args.cleanup_every)
         url = f"http://127.0.0.1:{args.port}"
         console_app.config["STAND_IN"] = None if external else logto_url
+        console_app.config["API_RESOURCE"] = api_resource
         threading.Thread(target=console.serve_forever, daemon=True, name="console").start()
         stack.publish(
             {

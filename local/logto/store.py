@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from local.logto.credentials import SPA_APP_ID
+
 SCHEMA_VERSION = 2  # bump when SCHEMA changes: an older local database is discarded and re-seeded
 SCHEMA = """
 PRAGMA foreign_keys = ON;
@@ -221,6 +223,10 @@ class Store:
             x(
                 "INSERT INTO applications VALUES (?,?,?,?,?)",
                 (DEMO_APP, "Demo M2M app", "A machine caller in the demo organization", "MachineToMachine", now_ms()),
+            )
+            x(
+                "INSERT INTO applications VALUES (?,?,?,?,?)",
+                (SPA_APP_ID, "Demo console", "The demo console: signs users in with @logto/browser", "SPA", now_ms()),
             )
             x("INSERT INTO org_applications VALUES (?,?)", (DEMO_ORG, DEMO_APP))
             x(

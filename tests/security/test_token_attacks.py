@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from orgapi.contract.routes import TokenKind
+from orgapi.contract.kinds import TokenKind
 from orgapi.tokens.verify import TokenRejected
 from tests.support.jwt_factory import (
     API_RESOURCE,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from orgapi.base.config import load_settings
+from orgapi.base.cors import CorsPolicy, parse_allowed_origins
 from orgapi.base.errors import ConfigError
-from orgapi.gateway.cors import CorsPolicy, parse_allowed_origins, request_origin, with_cors
+from orgapi.gateway.cors import request_origin, with_cors
 from tests.unit.test_operations import call, org_context
 
 APP = "https://app.example.com"

@@ -12,10 +12,10 @@ import pytest
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, Forbidden, NotFound
 from orgapi.contract.routes import ROUTES_BY_NAME, TokenKind
-from orgapi.gateway.handler import Request
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations import invitee
+from orgapi.operations.request import Request
 from orgapi.tokens.identity import Caller
 
 DAY_MS = 86_400_000

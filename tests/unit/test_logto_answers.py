@@ -29,7 +29,7 @@ from orgapi.logto.m2m import M2MTokenProvider
 from orgapi.logto.management import ManagementApi
 from orgapi.logto.secrets import M2MCredentials
 from orgapi.logto.upstream import api_error
-from orgapi.rules.roles import RoleDirectory
+from orgapi.rules.role_directory import RoleDirectory
 
 
 class RawServer:

@@ -7,9 +7,10 @@ import pytest
 
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Forbidden, Unprocessable
-from orgapi.contract.routes import TokenKind
+from orgapi.contract.kinds import TokenKind
 from orgapi.rules.access import Access
-from orgapi.rules.roles import OrganizationRole, RoleCatalog, RoleDirectory
+from orgapi.rules.role_directory import RoleDirectory
+from orgapi.rules.roles import OrganizationRole, RoleCatalog
 from orgapi.tokens.identity import Caller
 
 API = "https://api.example.com/org"

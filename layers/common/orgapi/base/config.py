@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from orgapi.base.cors import CorsPolicy, parse_allowed_origins
 from orgapi.base.errors import ConfigError
-from orgapi.gateway.cors import CorsPolicy, parse_allowed_origins
 
 _CLOUD_HOST = re.compile(r"^([a-z0-9]+)\.logto\.app$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}

@@ -9,14 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class TokenKind(StrEnum):
-    ORGANIZATION = "organization"  # aud = urn:logto:organization:<orgId>
-    ORGANIZATION_API = "organization_api"  # aud = API_RESOURCE + organization_id claim
-    GLOBAL_API = "global_api"  # aud = API_RESOURCE, no organization_id
-
+from orgapi.contract.kinds import TokenKind
 
 ORGANIZATION_KINDS = frozenset({TokenKind.ORGANIZATION, TokenKind.ORGANIZATION_API})
 

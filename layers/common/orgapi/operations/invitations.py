@@ -11,10 +11,10 @@ from orgapi.base.deadline import Deadline
 from orgapi.base.errors import ApiError, Conflict, NotFound, Unprocessable
 from orgapi.base.observability import logger
 from orgapi.contract import views
-from orgapi.gateway.handler import Request, Result
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.upstream import api_error
 from orgapi.operations.members import fresh_catalog
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import changes
 

@@ -13,10 +13,10 @@ from typing import Any
 from orgapi.base.errors import Conflict, Forbidden, NotFound
 from orgapi.base.observability import logger
 from orgapi.contract import views
-from orgapi.gateway.handler import Request, Result
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations.invitations import ensure_pending, now_ms
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 
 

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from orgapi.base.errors import NotFound
 from orgapi.base.observability import logger
 from orgapi.contract import views
-from orgapi.gateway.handler import Request, Result
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import changes
 from orgapi.outcomes.cleanup import STRANDED_MEMBER

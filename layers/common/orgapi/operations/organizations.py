@@ -18,8 +18,8 @@ from orgapi.base.errors import (
 )
 from orgapi.base.observability import logger
 from orgapi.contract import views
-from orgapi.gateway.handler import Request, Result
 from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.operations.request import Request, Result
 from orgapi.outcomes import changes, creation
 from orgapi.tokens.identity import Caller
 

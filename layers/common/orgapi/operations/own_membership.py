@@ -7,9 +7,9 @@ actions by what this service will allow now, and a caller removed since the toke
 from __future__ import annotations
 
 from orgapi.base.errors import Forbidden
-from orgapi.gateway.handler import Request, Result
 from orgapi.logto.http import LogtoError
 from orgapi.operations.members import fresh_catalog
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import changes
 from orgapi.rules.orphan_guard import guarded_change

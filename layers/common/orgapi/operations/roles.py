@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orgapi.gateway.handler import Request, Result
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 
 

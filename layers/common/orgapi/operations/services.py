@@ -20,7 +20,7 @@ from orgapi.logto.secrets import CredentialsUnavailable, load_m2m_credentials
 from orgapi.outcomes.cleanup import CleanupStore
 from orgapi.rules.access import AccessResolver, LiveMode
 from orgapi.rules.lease import LeaseStore
-from orgapi.rules.roles import RoleDirectory
+from orgapi.rules.role_directory import RoleDirectory
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,12 @@ from enum import StrEnum
 
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Forbidden
-from orgapi.contract.routes import Route, TokenKind
+from orgapi.contract.kinds import TokenKind
+from orgapi.contract.routes import Route
 from orgapi.logto.http import LogtoError
 from orgapi.logto.management import ManagementApi
-from orgapi.rules.roles import OrganizationRole, RoleCatalog, RoleDirectory
+from orgapi.rules.role_directory import RoleDirectory
+from orgapi.rules.roles import OrganizationRole, RoleCatalog
 from orgapi.tokens.identity import Caller
 
 # The live reads are independent Logto calls: made side by side, they cost one round trip instead of three.

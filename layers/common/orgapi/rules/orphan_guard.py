@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
+from orgapi.base.config import Settings
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, UpstreamError
 from orgapi.base.observability import logger
-from orgapi.operations.services import Services
+from orgapi.logto.management import ManagementApi
+from orgapi.rules.lease import LeaseStore
 from orgapi.rules.roles import RoleCatalog
+
+
+class Services(Protocol):
+    """What the guard uses of orgapi.operations.services.Services (which sits above the rules)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def logto(self) -> ManagementApi: ...
+    def leases(self) -> LeaseStore: ...
+
 
 PAGE = 100
 

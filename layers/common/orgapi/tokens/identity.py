@@ -1,12 +1,29 @@
-"""Who is calling: read from the authorizer's context (API Gateway passes every value on as a string)."""
+"""Who is calling, as the authorizer hands it to the operations: the one owner of the authorizer context's shape.
+The authorizer writes it (`authorizer_context`); each operation reads it back (`Caller.from_authorizer_context`), and
+API Gateway passes every value on as a string in between."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgapi.base.errors import Unauthorized
-from orgapi.contract.routes import TokenKind
+from orgapi.contract.kinds import TokenKind
+
+if TYPE_CHECKING:  # the operations read the context without loading the verifier (python-jose) at cold start
+    from orgapi.tokens.verify import VerifiedToken
+
+
+def authorizer_context(token: VerifiedToken) -> dict[str, str | int]:
+    """What the authorizer passes on with its policy: flat scalars, as API Gateway requires."""
+    return {
+        "sub": token.subject,
+        "clientId": token.client_id,
+        "organizationId": token.organization_id or "",
+        "scopes": " ".join(sorted(token.scopes)),
+        "tokenKind": token.kind.value,
+        "exp": int(token.expires_at),
+    }
 
 
 @dataclass(frozen=True)

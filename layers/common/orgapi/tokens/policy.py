@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from orgapi.contract.routes import ROUTES, TokenKind, allows
+from orgapi.contract.kinds import TokenKind
+from orgapi.contract.routes import ROUTES, allows
+from orgapi.tokens.identity import authorizer_context
 from orgapi.tokens.verify import VerifiedToken
 
 
@@ -68,12 +70,5 @@ def build_policy(method_arn: str, token: VerifiedToken, overrides: Mapping[str, 
     return {
         "principalId": token.subject,
         "policyDocument": document,
-        "context": {
-            "sub": token.subject,
-            "clientId": token.client_id,
-            "organizationId": token.organization_id or "",
-            "scopes": " ".join(sorted(token.scopes)),
-            "tokenKind": token.kind.value,
-            "exp": int(token.expires_at),
-        },
+        "context": authorizer_context(token),
     }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orgapi.base.config import Settings
-from orgapi.contract.routes import TokenKind
+from orgapi.contract.kinds import TokenKind
 from orgapi.tokens.jwks import ALLOWED_ALGORITHMS, JwksCache
 
 ORGANIZATION_URN_PREFIX = "urn:logto:organization:"
