@@ -303,7 +303,6 @@ async function start() {
       window.history.replaceState(null, '', '/');
     }
   }
-  if (await logto.isAuthenticated()) await guarded(showSignedIn);
   onSubmit('create-org-form', () => createOrganization($('new-org-name').value));
   onSubmit('rename-form', async () => {
     await orgCall('PATCH', '', { body: { name: $('org-name').value } });
@@ -332,6 +331,8 @@ async function start() {
   $('prev').addEventListener('click', () => { state.page -= 1; load('members-body', loadMembers); });
   $('next').addEventListener('click', () => { state.page += 1; load('members-body', loadMembers); });
   $('page-size').addEventListener('change', () => { state.page = 1; load('members-body', loadMembers); });
+  // Only now, with every handler in place: a workspace shown earlier had forms a quick click submitted natively.
+  if (await logto.isAuthenticated()) await guarded(showSignedIn);
   document.body.dataset.ready = 'true'; // the browser tests wait for this
 }
 
