@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = "logto-org-api/local/m2m"
 IDEMPOTENCY_TABLE = "logto-org-api-local-idempotency"
 CLEANUP_TABLE = "logto-org-api-local-cleanups"
+AUDIT_TABLE = "logto-org-api-local-audit"
+EVENT_BUS = "logto-org-api-local-changes"
 DEFAULT_API_RESOURCE = "https://api.example.com/org"
 REGION = "eu-west-1"
 
@@ -176,7 +178,7 @@ def template_settings(
     return ttls, responses, preflights
 
 
-TEMPLATE = ROOT / "template.yaml"
+TEMPLATE = Path(os.environ.get("LOCAL_TEMPLATE") or ROOT / "template.yaml")  # tests run modified copies
 
 
 def template_parameters(env: dict[str, str], reauthorize_every: int = 300) -> dict[str, str]:
@@ -206,6 +208,7 @@ def lambda_runner(
     from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
     from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 
+    from local.roles import role_credentials
     from local.runtime import SubprocessRuntime
 
     runtime = SubprocessRuntime(
@@ -220,6 +223,7 @@ def lambda_runner(
         },
         max_workers=workers,
         log=log,
+        function_env=role_credentials,  # each function signs as its own role, enforced by the local AWS
     )
 
     class LocalRunner(LocalLambdaRunner):
@@ -283,6 +287,7 @@ class LocalStack:
         self.children: list[subprocess.Popen] = []
         self.runtime: Any = None
         self.claim: IO[str] | None = None
+        self.secret_arn = ""  # the local M2M secret's ARN, once seeded
         self.data = Path(args.data).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "logs").mkdir(exist_ok=True)
@@ -314,7 +319,7 @@ class LocalStack:
 
     def start_moto(self) -> str:
         port = free_port()
-        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port))
+        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port), show="iam: ")
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/moto-api/", proc, "the local AWS (moto server)")
         return url
@@ -328,9 +333,9 @@ class LocalStack:
             "aws_access_key_id": "local",
             "aws_secret_access_key": "local",
         }
-        boto3.client("secretsmanager", **options).create_secret(
+        self.secret_arn = boto3.client("secretsmanager", **options).create_secret(
             Name=SECRET_NAME, SecretString=json.dumps({"appId": app_id, "appSecret": app_secret})
-        )
+        )["ARN"]
         dynamodb = boto3.client("dynamodb", **options)
         for table in (IDEMPOTENCY_TABLE, CLEANUP_TABLE):
             dynamodb.create_table(
@@ -342,6 +347,20 @@ class LocalStack:
         dynamodb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
+        from local.audit_resources import create_audit_resources
+
+        create_audit_resources(dynamodb, boto3.client("events", **options), AUDIT_TABLE, EVENT_BUS)
+
+    def enforce_roles(self, aws_url: str, env: dict[str, str], reauthorize_every: int = 300) -> None:
+        """Each function's role from template.yaml, enforced by the local AWS from now on (local/roles.py)."""
+        from local.roles import RoleError, function_roles, install
+
+        # M2MSecretArn as `sam deploy` is given it: the ARN of the (local) secret.
+        parameters = {**template_parameters(env, reauthorize_every), "M2MSecretArn": self.secret_arn}
+        try:
+            install(aws_url, function_roles(TEMPLATE, parameters, env, REGION))
+        except RoleError as error:
+            raise StartupError(f"template.yaml: {error}") from None
 
     def start_logto(self, api_resource: str, console_url: str) -> tuple[str, str, str]:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
@@ -390,6 +409,7 @@ class LocalStack:
             preflights=preflights,
         )
         service.create()
+        service.aws_url = aws_url
         return service
 
     @property
@@ -462,6 +482,9 @@ def function_env(
         "INVITATION_LINK": local_invitation_link(external, console_url),
         "ALLOWED_ORIGINS": allowed_origins,
         "CLEANUP_TABLE": CLEANUP_TABLE,
+        "AUDIT_TABLE": AUDIT_TABLE,
+        "EVENT_BUS_NAME": EVENT_BUS,
+        "AUDIT_RETENTION_DAYS": os.environ.get("AUDIT_RETENTION_DAYS", "90"),
     }
     return env
 
@@ -604,6 +627,7 @@ def main() -> None:
         aws_url = stack.start_moto()
         stack.seed_aws(aws_url, app_id, app_secret)
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
+        stack.enforce_roles(aws_url, env, args.reauthorize_every)
         service = stack.build_gateway(env, aws_url)
         server = make_server(
             "127.0.0.1", args.port, service._app, threaded=True, request_handler=service.request_handler()

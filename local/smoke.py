@@ -425,6 +425,13 @@ class Smoke:
         self.refused(
             "stale token: a removed member has no membership", self.call("GET", f"{base}/members/me", peer), (403, 404)
         )
+        audit = self.call("GET", f"{base}/audit", owner, params={"limit": 100})
+        self.route("list_audit", audit, 200)
+        actions = {e.get("action") for e in audit.json()} if audit.ok and isinstance(audit.json(), list) else set()
+        expected = {"organization.updated", "member.added", "member.roles_replaced", "member.removed"}
+        self.check(
+            "list_audit records the changes made so far", expected <= actions, ", ".join(sorted(expected - actions))
+        )
         still = self.tenant.api("GET", f"/organizations/{org}")
         self.check(
             "stale token: the organization is unchanged",

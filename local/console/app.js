@@ -13,7 +13,7 @@ let resource;
 
 // The permissions this console may use. Logto puts in a token only the permissions the app asked for at sign-in
 // (among those the user's roles grant), so an app lists every one it needs here.
-const PERMISSIONS = ['org:create', 'org:update', 'org:delete', 'member:read', 'member:add', 'member:remove', 'role:assign', 'member:invite'];
+const PERMISSIONS = ['org:create', 'org:update', 'org:delete', 'member:read', 'member:add', 'member:remove', 'role:assign', 'member:invite', 'audit:read'];
 
 // A tiny element builder; text is always set as text (names and e-mails come from Logto, never as HTML).
 function h(tag, props = {}, ...children) {
@@ -53,7 +53,7 @@ async function load(id, loader) {
   } catch (err) {
     const text = `${err.status || 'refused'} ${err.code}: ${err.message}`;
     const el = $(id);
-    const line = el.tagName === 'TBODY' ? h('tr', {}, h('td', { colspan: '4' }, text)) : h(el.tagName === 'UL' ? 'li' : 'span', {}, text);
+    const line = el.tagName === 'TBODY' ? h('tr', {}, h('td', { colspan: '4' }, text)) : h(['UL', 'OL'].includes(el.tagName) ? 'li' : 'span', {}, text);
     line.classList.add('error');
     el.replaceChildren(line);
     if (!(err instanceof ApiError)) logCall({ method: '', path: '', error: new ApiError(0, 'console', err.message) });
@@ -154,7 +154,12 @@ async function openOrganization(orgId) {
   $('org-scopes').textContent = scope || 'none';
   await load('org-title', loadOrganization);
   await load('roles', loadRoles); // the member rows need the role names
-  await Promise.all([load('me', loadMe), load('members-body', loadMembers), load('org-invitations', loadInvitations)]);
+  await Promise.all([
+    load('me', loadMe),
+    load('members-body', loadMembers),
+    load('org-invitations', loadInvitations),
+    load('activity', () => loadActivity()),
+  ]);
 }
 
 async function loadOrganization() {
@@ -249,6 +254,23 @@ async function revokeInvitation(id) {
   await load('org-invitations', loadInvitations);
 }
 
+// Who did what here: the audit trail, ids only (a change by a person shows their user id; by a machine, its app id).
+async function loadActivity(cursor) {
+  const query = cursor ? `?limit=10&cursor=${encodeURIComponent(cursor)}` : '?limit=10';
+  const { data, headers } = await orgCall('GET', `/audit${query}`);
+  const rows = data.map((entry) => {
+    const who = entry.actor.userId ?? `app ${entry.actor.applicationId}`;
+    const targets = Object.entries(entry.targets).map(([key, value]) => `${key}: ${[].concat(value).join(', ')}`);
+    return h('li', { 'data-action': entry.action }, `${entry.time} — ${who} — `, h('strong', {}, entry.action), targets.length ? ` (${targets.join('; ')})` : '');
+  });
+  if (cursor) $('activity').append(...rows);
+  else $('activity').replaceChildren(...rows);
+  if (!cursor && !data.length) $('activity').append(h('li', {}, 'no activity'));
+  const next = headers.get('Next-Cursor'); // exposed to this origin by Access-Control-Expose-Headers
+  state.activityCursor = next;
+  $('activity-more').hidden = !next;
+}
+
 // -- wiring ------------------------------------------------------------------------------------------------------------
 function onSubmit(id, action) {
   $(id).addEventListener('submit', (event) => {
@@ -331,6 +353,8 @@ async function start() {
   $('prev').addEventListener('click', () => { state.page -= 1; load('members-body', loadMembers); });
   $('next').addEventListener('click', () => { state.page += 1; load('members-body', loadMembers); });
   $('page-size').addEventListener('change', () => { state.page = 1; load('members-body', loadMembers); });
+  $('activity-refresh').addEventListener('click', () => load('activity', () => loadActivity()));
+  $('activity-more').addEventListener('click', () => guarded(() => loadActivity(state.activityCursor)));
   // Only now, with every handler in place: a workspace shown earlier had forms a quick click submitted natively.
   if (await logto.isAuthenticated()) await guarded(showSignedIn);
   document.body.dataset.ready = 'true'; // the browser tests wait for this

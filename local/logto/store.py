@@ -65,7 +65,16 @@ CREATE TABLE IF NOT EXISTS invitation_roles (invitation_id TEXT REFERENCES invit
   role_id TEXT REFERENCES org_roles(id) ON DELETE CASCADE, PRIMARY KEY (invitation_id, role_id));
 """
 
-PERMISSIONS = ["org:update", "org:delete", "member:read", "member:add", "member:remove", "role:assign", "member:invite"]
+PERMISSIONS = [
+    "org:update",
+    "org:delete",
+    "member:read",
+    "member:add",
+    "member:remove",
+    "role:assign",
+    "member:invite",
+    "audit:read",  # the audit trail (GET /organizations/{id}/audit): the admin role holds it in both namespaces
+]
 CREATE_PERMISSION = "org:create"
 API_RESOURCE_NAME = "Organization API"
 OTHER_RESOURCE = ("Other API", "https://other.example.com/api")  # same scope names, another resource: a trap

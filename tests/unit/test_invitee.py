@@ -94,7 +94,7 @@ def request(name, *, sub="dave", client="spa", invitation_id="inv1"):
 
 
 def services(logto):
-    return SimpleNamespace(logto=logto, settings=SimpleNamespace())
+    return SimpleNamespace(logto=logto, settings=SimpleNamespace(), audit=None)
 
 
 def accepted_by(user):

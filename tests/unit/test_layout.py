@@ -51,8 +51,8 @@ def test_no_module_imports_from_a_layer_above_its_own():
 
 def test_the_walk_reports_an_upward_import():
     """The check itself can fail: a rule importing the gateway, or the flat layout's modules, are reported."""
-    source = "from orgapi.gateway.handler import build_handler\nfrom orgapi import roles\nimport orgapi.base.config\n"
+    source = "from orgapi.gateway.handler import build_handler\nfrom orgapi import helpers\nimport orgapi.base.config\n"
     assert upward_imports(Path("rules/x.py"), source) == [
         "rules/x.py:1 imports orgapi.gateway.handler from above (gateway > rules)",
-        "rules/x.py:2 imports orgapi.roles, which is in no layer",
+        "rules/x.py:2 imports orgapi.helpers, which is in no layer",
     ]

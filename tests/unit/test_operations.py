@@ -15,7 +15,7 @@ from tests.unit.conftest import Context
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = "demo0org0001"
 JSON_ONLY = {"Content-Type": "application/json"}  # no Idempotency-Key
-ALL = "org:update org:delete member:read member:add member:remove role:assign member:invite"
+ALL = "org:update org:delete member:read member:add member:remove role:assign member:invite audit:read"
 
 
 def event(name, *, body=None, authorizer=None, path=None, headers=None, query=None):

@@ -23,6 +23,9 @@ _PERMISSION_NAME = re.compile(r"^[^\s]{1,128}$")
 INVITATION_PLACEHOLDER = "{invitationId}"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")  # DynamoDB's rule for table names
 _SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")  # a secret name or ARN
+_EVENT_BUS = re.compile(
+    r"^(?:arn:[a-z-]+:events:[a-z0-9-]+:\d{12}:event-bus/)?[A-Za-z0-9._/-]{1,256}$"
+)  # a name or ARN
 _RESOURCE = re.compile(r"^\S{1,256}$")
 
 
@@ -60,6 +63,10 @@ class Settings:
     invitation_link: str | None = None
     # Pending clean-ups (compensations to finish later, orgapi.outcomes.cleanup): create_organization, add_members, run_cleanups.
     cleanup_table: str = ""
+    # The audit trail (orgapi.audit): its table, the EventBridge bus its events go to, and how long entries are kept.
+    audit_table: str = ""
+    event_bus: str = ""
+    audit_retention_days: int = 90
 
     @property
     def jwks_url(self) -> str:
@@ -208,4 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
         state_table=_matching(env, "IDEMPOTENCY_TABLE", _TABLE_NAME, "a DynamoDB table name"),
         cleanup_table=_matching(env, "CLEANUP_TABLE", _TABLE_NAME, "a DynamoDB table name"),
         invitation_link=_invitation_link(env),
+        audit_table=_matching(env, "AUDIT_TABLE", _TABLE_NAME, "a DynamoDB table name"),
+        event_bus=_matching(env, "EVENT_BUS_NAME", _EVENT_BUS, "an EventBridge bus name or ARN"),
+        audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 90, 1, 3650),
     )

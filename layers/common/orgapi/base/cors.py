@@ -19,7 +19,7 @@ _ORIGIN = re.compile(
     r"|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$"
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-EXPOSE_HEADERS = "Total-Number, Retry-After"
+EXPOSE_HEADERS = "Total-Number, Retry-After, Next-Cursor"
 
 
 @dataclass(frozen=True)

@@ -97,5 +97,14 @@ class MembersQuery(BaseModel):
     q: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z_]+$", max_length=64)] | None = None
+    actorId: Identifier | None = None
+
+
 class NoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -146,6 +146,15 @@ ROUTES: tuple[Route, ...] = (
         ORGANIZATION_KINDS,
         "member:invite",
     ),
+    Route(
+        "list_audit",
+        "GET",
+        "/organizations/{organizationId}/audit",
+        ORGANIZATION_KINDS,
+        "audit:read",
+        live_always=True,  # who did what is for those who may read it now, not whoever held it an hour ago
+        query="AuditQuery",
+    ),
     # The invitee's side: a user's global API token; who may act is decided by the invitation's e-mail, not a scope.
     Route("list_own_invitations", "GET", "/invitations", _GLOBAL, None),
     Route("accept_invitation", "POST", "/invitations/{invitationId}/accept", _GLOBAL, None),

@@ -146,6 +146,8 @@ def build_handler(
         raise ConfigError("IDEMPOTENCY_TABLE is not set")  # fail the cold start, not every request
     if needs_cleanups and shared.cleanups is None:
         raise ConfigError("CLEANUP_TABLE is not set")  # where this function records compensations it cannot finish
+    if route.method != "GET" and shared.audit is None and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise ConfigError("AUDIT_TABLE is not set")  # a change that happened must leave its audit entry
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
@@ -153,6 +155,8 @@ def build_handler(
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         audit: list[Request] = []
+        if shared.audit is not None:
+            shared.audit.discard_recorded()  # nothing left over from an invocation that ended abruptly
         try:
             try:
                 response = _serve(route, operation, shared, event, context, audit)
@@ -169,6 +173,8 @@ def build_handler(
         else:
             metrics.add_metric(name="Success", unit="Count", value=1)
         _audit(route, event, audit, response["statusCode"])
+        if shared.audit is not None:
+            shared.audit.publish_recorded()  # the entries are stored already; their events go out now
         return response
 
     return lambda_handler

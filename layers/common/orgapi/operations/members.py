@@ -11,7 +11,7 @@ from orgapi.base.observability import logger
 from orgapi.contract import views
 from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
-from orgapi.outcomes import changes
+from orgapi.outcomes import audit, changes
 from orgapi.outcomes.cleanup import STRANDED_MEMBER
 from orgapi.rules.orphan_guard import guarded_change
 from orgapi.rules.roles import RoleCatalog
@@ -65,6 +65,14 @@ def add_members(request: Request, services: Services) -> Result:
             stranded,
             existing_members_get_roles,
         )
+    audit.record(
+        services.audit,
+        request.caller,
+        "member.added",
+        organization_id,
+        userIds=body.userIds,
+        roleNames=[r.name for r in roles],
+    )
     return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
 
 
@@ -75,6 +83,7 @@ def remove_member(request: Request, services: Services) -> Result:
     with guarded_change(services, organization_id, user_id, catalog, request.deadline):
         request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
+    audit.record(services.audit, request.caller, "member.removed", organization_id, userIds=[user_id])
     return Result(204)
 
 
@@ -93,6 +102,14 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     with guarded_change(services, organization_id, user_id, catalog, request.deadline, orphan_check=not keeps_creator):
         request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
+    audit.record(
+        services.audit,
+        request.caller,
+        "member.roles_replaced",
+        organization_id,
+        userIds=[user_id],
+        roleNames=[r.name for r in roles],
+    )
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
 
 

@@ -20,7 +20,7 @@ from orgapi.base.observability import logger
 from orgapi.contract import views
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.operations.request import Request, Result
-from orgapi.outcomes import changes, creation
+from orgapi.outcomes import audit, changes, creation
 from orgapi.tokens.identity import Caller
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def _create(
         deadline=deadline,
     )
     logger.info("organization_created", extra={"created_organization_id": organization["id"]})
+    audit.record(services.audit, caller, "organization.created", organization["id"])  # not on a key's replay
     return {
         **views.organization(organization),
         "organizationRoles": [{"id": creator_role.id, "name": creator_role.name}],
@@ -153,9 +154,11 @@ def update_organization(request: Request, services: Services) -> Result:
     body = request.body(UpdateOrganization)
     fields = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
     updated = changes.update_organization(services.logto, request.path["organizationId"], fields, request.deadline)
+    audit.record(services.audit, request.caller, "organization.updated", request.path["organizationId"])
     return Result(200, views.organization(updated))
 
 
 def delete_organization(request: Request, services: Services) -> Result:
     changes.delete_organization(services.logto, request.path["organizationId"], request.deadline)
+    audit.record(services.audit, request.caller, "organization.deleted", request.path["organizationId"])
     return Result(204)

@@ -44,7 +44,12 @@ def build_cleanup_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        result = run_pending(store, handlers, Deadline.from_context(context, default_seconds=50.0))
-        return asdict(result)
+        deadline = Deadline.from_context(context, default_seconds=50.0)
+        result = asdict(run_pending(store, handlers, deadline))
+        if shared.audit is not None:  # change events a request could not publish (orgapi.audit)
+            result["eventsPublished"], result["eventsUnpublished"] = shared.audit.publish_unpublished(
+                deadline.remaining
+            )
+        return result
 
     return lambda_handler

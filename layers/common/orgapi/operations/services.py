@@ -17,6 +17,7 @@ from orgapi.logto.http import HttpSender
 from orgapi.logto.m2m import M2MTokenProvider
 from orgapi.logto.management import ManagementApi
 from orgapi.logto.secrets import CredentialsUnavailable, load_m2m_credentials
+from orgapi.outcomes.audit import AuditTrail
 from orgapi.outcomes.cleanup import CleanupStore
 from orgapi.rules.access import AccessResolver, LiveMode
 from orgapi.rules.lease import LeaseStore
@@ -32,6 +33,7 @@ class Services:
     access: AccessResolver
     lease_store: LeaseStore | None
     cleanups: CleanupStore | None = None  # where compensations that could not finish are recorded (CLEANUP_TABLE)
+    audit: AuditTrail | None = None  # the audit trail and change events (AUDIT_TABLE, EVENT_BUS_NAME)
 
     def leases(self) -> LeaseStore:
         if self.lease_store is None:  # build_handler checks this at cold start for the routes that need it
@@ -63,4 +65,9 @@ def services() -> Services:
     access = AccessResolver(logto, roles, settings.api_resource, LiveMode(settings.live_permissions))
     leases = LeaseStore(settings.state_table) if settings.state_table else None
     cleanups = CleanupStore(settings.cleanup_table) if settings.cleanup_table else None
-    return Services(settings, logto, roles, tokens, access, leases, cleanups)
+    audit = (
+        AuditTrail(settings.audit_table, settings.event_bus or "default", settings.audit_retention_days)
+        if settings.audit_table
+        else None
+    )
+    return Services(settings, logto, roles, tokens, access, leases, cleanups, audit)
