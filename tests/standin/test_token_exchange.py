@@ -6,10 +6,11 @@ organization gets 403 `oidc.access_denied`). Also the user and application route
 
 import base64
 
+from local.logto.store import CREATE_PERMISSION, PERMISSIONS
 from local.logto.token_exchange import ACCESS_TOKEN_TYPE, GRANT_TYPE
 from tests.standin.conftest import API_RESOURCE, DEMO, claims
 
-ALL = "org:update org:delete member:read member:add member:remove role:assign member:invite org:create"
+ALL = " ".join([*PERMISSIONS, CREATE_PERMISSION])  # every permission the seed knows: ask for all
 
 
 def _app(logto, allow: bool = True, **extra) -> tuple[str, str]:
