@@ -23,8 +23,8 @@ argument = $(if $(filter command line,$(origin $1)),$(value $1),$2)
 # Whether the user set it at all (SCOPES= asks for no scopes; no SCOPES asks for all the user's roles grant).
 given = $(if $(filter default undefined,$(origin $1)),,yes)
 
-.PHONY: help venv tools test unit e2e lint format validate build local token invoke logto-setup bench load chaos openapi \
-	clean iam-report build-check
+.PHONY: help venv tools test unit e2e lint format validate build local token invoke logto-setup smoke bench load \
+	chaos openapi clean iam-report build-check
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) \
@@ -37,6 +37,7 @@ help: ## list the targets
 	@echo "  logto-setup: LOGTO_ENDPOINT (unset: the running make local) APPLY=1 | CHECK=1, SPA_REDIRECT_URIS SECRET_ID"
 	@echo "  MAX_ORGS_CREATED_PER_USER_PER_DAY MAX_MEMBERS_PER_ORG MAX_PENDING_INVITATIONS_PER_ORG (limits; 0: none; README: Limits)"
 	@echo "  MAX_INVITATION_EMAILS_PER_ORG_PER_DAY MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY"
+	@echo "  for make smoke: API (a deployed stack), SMOKE_APP_ID + SMOKE_APP_SECRET (an app allowed token exchange), SMOKE_MEMBER_ROLE"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt
@@ -108,6 +109,10 @@ invoke: export MAKE_TOKEN := $(call argument,TOKEN,)
 invoke: venv tools ## `sam local invoke` without Docker: make invoke FN=ListMembersFunction EVENT=events/list_members.json [ENV=env.json] [TOKEN=...]
 	@PYTHONPATH=. $(TOOLS_PY) -m local.invoke "$$MAKE_FN" --event "$$MAKE_EVENT" --app-python $(PY) \
 	  $(if $(call argument,ENV,),--env-vars "$$MAKE_ENV",) $(if $(call argument,TOKEN,),--token "$$MAKE_TOKEN",)
+
+smoke: export MAKE_API := $(call setting,API,)
+smoke: venv tools ## the whole story with real tokens from a Logto tenant (LOGTO_ENDPOINT...; none: the stand-in) [API=<deployed URL>]
+	@PYTHONPATH=. $(PY) -m local.smoke --api "$$MAKE_API"
 
 bench: venv ## authorizer and operation benchmarks (printed figures)
 	PYTHONPATH=layers/common:. $(PY) bench/run.py

@@ -325,7 +325,6 @@ async function start() {
       window.history.replaceState(null, '', '/');
     }
   }
-  if (await logto.isAuthenticated()) await guarded(showSignedIn);
   onSubmit('create-org-form', () => createOrganization($('new-org-name').value));
   onSubmit('rename-form', async () => {
     await orgCall('PATCH', '', { body: { name: $('org-name').value } });
@@ -356,6 +355,8 @@ async function start() {
   $('page-size').addEventListener('change', () => { state.page = 1; load('members-body', loadMembers); });
   $('activity-refresh').addEventListener('click', () => load('activity', () => loadActivity()));
   $('activity-more').addEventListener('click', () => guarded(() => loadActivity(state.activityCursor)));
+  // Only now, with every handler in place: a workspace shown earlier had forms a quick click submitted natively.
+  if (await logto.isAuthenticated()) await guarded(showSignedIn);
   document.body.dataset.ready = 'true'; // the browser tests wait for this
 }
 

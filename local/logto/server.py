@@ -58,6 +58,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
+from local.logto import compression, provisioning, token_exchange
 from local.logto.application_routes import register as register_applications
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD, SPA_APP_ID
 from local.logto.keys import KeyRing
@@ -238,6 +239,8 @@ def create_app(
             return Response("<html>upstream proxy</html>", 200, content_type="application/json")
         return response
 
+    compression.install(app)  # as Logto's koa-compress(): gzip/deflate answers of 1 KB or more, Vary, 406
+
     @app.teardown_request
     def release(_: BaseException | None) -> None:
         if request.environ.get(SEEDING):
@@ -334,6 +337,11 @@ def create_app(
             if row["type"] != role_type:
                 raise LogtoError(422, "entity.db_constraint_violated", "Database constraint violated.")
 
+    # throwaway users and apps, subject tokens and the token-exchange grant (what `make smoke` uses on a real tenant)
+    provisioning.install(app, store, require_m2m=require_m2m, error=LogtoError)
+    exchange = token_exchange.TokenExchange(store, keys, issuer)
+    token_exchange.install(app, exchange, require_m2m=require_m2m, error=LogtoError)
+
     # -- OIDC ----------------------------------------------------------------------------------------------------------
     @app.get("/oidc/jwks")
     def jwks() -> Response:
@@ -357,6 +365,8 @@ def create_app(
                 status,
             )
 
+        if form.get("grant_type") == token_exchange.GRANT_TYPE:
+            return exchange.grant(client_id, client_secret, form)
         user_grant = user_grants.get(form.get("grant_type", ""))  # sign-in through the stand-in (oidc.py)
         if user_grant is not None:
             return user_grant(form)

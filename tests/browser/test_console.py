@@ -17,6 +17,8 @@ PUT_OK = re.compile(r"PUT /organizations/.+/roles → 200")
 def sign_in(page: Page, user: str) -> None:
     """As a person does: the console's Sign in, the stand-in's sign-in page (username, password), back in the
     console, signed in by Logto's browser SDK."""
+    # the button shows before the console has wired it (app.js waits for the stand-in's /__dev/info first)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.click("#sign-in")
     page.wait_for_url("**/sign-in?uid=*")
     page.fill("input[name=username]", user)

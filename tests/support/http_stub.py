@@ -9,14 +9,24 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local.logto.compression import ENCODERS, THRESHOLD, NotAcceptable, negotiate
+
 
 class StubServer:
     """Serves `routes[path] -> (status, body_dict, delay_seconds)`; counts requests per path.
 
-    `drips[path] = (byte_count, seconds_between_bytes)` sends headers at once, then the body one byte at a time."""
+    `drips[path] = (byte_count, seconds_between_bytes)` sends headers at once, then the body one byte at a time.
 
-    def __init__(self, routes: dict[str, Callable[[], tuple[int, Any, float]]]):
-        self.routes, self.hits = routes, {}
+    `compress` (default None: bodies as they are) makes the stub answer compressed, as Logto does:
+      "logto": koa-compress's negotiation (local/logto/compression.py): the request's Accept-Encoding, 1 KB threshold;
+      "gzip" / "deflate": every body in that encoding, whatever the request accepts.
+    A route's body may be `bytes` (not JSON-encoded): with "gzip"/"deflate" they are sent as they are, under that
+    Content-Encoding (pre-made compressed bytes: a decompression bomb, a cut-short stream, garbage); otherwise they
+    are the plain body."""
+
+    def __init__(self, routes: dict[str, Callable[[], tuple[int, Any, float]]], *, compress: str | None = None):
+        assert compress in (None, "logto", "gzip", "deflate"), compress
+        self.routes, self.hits, self.compress = routes, {}, compress
         self.drips: dict[str, tuple[int, float]] = {}
         stub = self
 
@@ -40,9 +50,24 @@ class StubServer:
                 route = stub.routes.get(self.path)
                 status, body, delay = route() if route else (404, {"code": "not_found"}, 0)
                 time.sleep(delay)
-                data = json.dumps(body).encode()
+                raw = isinstance(body, bytes)
+                data = body if raw else json.dumps(body).encode()
+                encoding = stub.compress
+                if encoding == "logto":
+                    try:
+                        encoding = negotiate(self.headers.get("Accept-Encoding")) if len(data) >= THRESHOLD else None
+                    except NotAcceptable:
+                        encoding = None  # koa-compress's 406 is swallowed by Logto's error handler: served as is
+                if encoding == "identity":
+                    encoding = None
+                if encoding and not (raw and stub.compress != "logto"):  # fixed encoding: bytes are pre-made
+                    data = ENCODERS[encoding](data)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if encoding:
+                    self.send_header("Content-Encoding", encoding)
+                if stub.compress == "logto":
+                    self.send_header("Vary", "Accept-Encoding")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -20,7 +20,21 @@ def yes_no(value: str) -> bool:
     return parse(value)
 
 
-USER_VARIABLES = ("AS", "APP", "KIND", "ORG", "SCOPES", "RESET", "VERBOSE", "FN", "EVENT", "ENV", "TOKEN", "MAKEFLAGS")
+USER_VARIABLES = (
+    "AS",
+    "APP",
+    "API",
+    "KIND",
+    "ORG",
+    "SCOPES",
+    "RESET",
+    "VERBOSE",
+    "FN",
+    "EVENT",
+    "ENV",
+    "TOKEN",
+    "MAKEFLAGS",
+)
 PRINT_ARGV = f"python3 {ROOT / 'tests' / 'support' / 'print_argv.py'}"
 
 
@@ -192,3 +206,9 @@ def test_make_logto_setup_hands_its_modes_to_the_tool(tmp_path):
         text=True,
     )
     assert none.returncode == 2 and f"no `make local` runs on {tmp_path}" in none.stderr, none.stderr
+
+
+def test_make_smoke_passes_a_deployed_stacks_url_from_the_command_line_or_the_environment():
+    assert option(received("smoke", "API=https://x.example/Prod"), "--api") == "https://x.example/Prod"
+    assert option(received("smoke", API="https://y.example/Prod"), "--api") == "https://y.example/Prod"
+    assert option(received("smoke"), "--api") == ""  # none: a `make local` is started for the run

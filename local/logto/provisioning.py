@@ -1,0 +1,216 @@
+"""Tenant-admin routes for creating and removing users and applications, as `make smoke` does on a real tenant
+(throwaway users, a throwaway first-party app allowed token exchange), with Logto's statuses and bodies:
+
+- POST /api/users → 200 the user (routes/admin-user/basics.ts; a taken username (exact) or e-mail is 422
+  `user.username_already_in_use` / `user.email_already_in_use`); DELETE /api/users/{id} → 204, 404 unknown;
+- POST /api/applications → 200 the application, without its secret (notes/logto-observed.md: read it from
+  GET /api/applications/{id}/secrets); a third-party app may not allow token exchange (422
+  `application.third_party_application_cannot_enable_token_exchange`); DELETE /api/applications/{id} → 204;
+- GET /api/applications/{id}/secrets → the secrets (routes/applications/application-secret.ts);
+- GET /api/roles → the global roles (routes/role.ts, paginated); POST /api/users/{id}/roles `{roleIds}` → 201
+  (routes/admin-user/role.ts; an unknown role id is 404), to give a throwaway user the global role with `org:create`.
+
+Machine clients of the token endpoint other than the built-in M2M app are the applications created here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+
+from local.logto.store import Store, new_id, now_ms
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS application_metadata (app_id TEXT PRIMARY KEY REFERENCES applications(id)
+  ON DELETE CASCADE, is_third_party INTEGER NOT NULL, custom_client_metadata TEXT NOT NULL,
+  oidc_client_metadata TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS application_secrets (app_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, value TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (app_id, name));
+"""
+APPLICATION_TYPES = ("Native", "SPA", "Traditional", "MachineToMachine")
+CONFIDENTIAL = ("Traditional", "MachineToMachine")  # oidc/utils.ts: the others authenticate with no secret
+USERNAME = re.compile(r"^[A-Z_a-z]\w*$")  # @logto/core-kit usernameRegEx
+
+
+def client(store: Store, client_id: str) -> dict[str, Any] | None:
+    """A token-endpoint client created through POST /api/applications: its type, secrets and custom metadata."""
+    row = store.one(
+        "SELECT a.type, m.is_third_party, m.custom_client_metadata, m.oidc_client_metadata FROM applications a "
+        "JOIN application_metadata m ON m.app_id = a.id WHERE a.id = ?",
+        client_id,
+    )
+    if row is None:
+        return None
+    values = [r["value"] for r in store.q("SELECT value FROM application_secrets WHERE app_id = ?", client_id)]
+    return {
+        "type": row["type"],
+        "isThirdParty": bool(row["is_third_party"]),
+        "customClientMetadata": json.loads(row["custom_client_metadata"]),
+        "redirectUris": json.loads(row["oidc_client_metadata"]).get("redirectUris") or [],
+        "secrets": values,
+    }
+
+
+def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error: Callable[..., Exception]) -> None:
+    """`error(status, code, message)` builds the stand-in's Logto error (server.LogtoError)."""
+    store.db.executescript(SCHEMA)
+
+    def guard(condition: bool, detail: str) -> None:
+        if not condition:
+            raise error(400, "guard.invalid_input", "The request body is invalid.", details=detail)
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True)
+        guard(isinstance(data, dict), "Expected a JSON object body.")
+        return data
+
+    @app.post("/api/users")
+    def create_user() -> Response:
+        require_m2m()
+        data = body()
+        username, email, name = data.get("username"), data.get("primaryEmail"), data.get("name")
+        guard(username is None or (isinstance(username, str) and USERNAME.match(username) is not None), "username")
+        guard(email is None or (isinstance(email, str) and "@" in email), "primaryEmail")
+        guard(name is None or isinstance(name, str), "name")
+        # compared exactly: Logto 1.42 created `PROBE_x` beside `probe_x` (seen)
+        if username and store.one("SELECT 1 FROM users WHERE username = ?", username):
+            raise error(422, "user.username_already_in_use", "This username is already in use.")
+        if email and store.one("SELECT 1 FROM users WHERE lower(primary_email) = lower(?)", email):
+            raise error(422, "user.email_already_in_use", "This email is associated with an existing account.")
+        user_id = new_id()
+        store.db.execute("INSERT INTO users VALUES (?,?,?,?,?,?)", (user_id, username, name, email, None, now_ms()))
+        row = store.one("SELECT * FROM users WHERE id = ?", user_id)
+        assert row is not None
+        return Response(json.dumps({**store.user(row), "hasPassword": False}), 200, mimetype="application/json")
+
+    @app.delete("/api/users/<user_id>")
+    def delete_user(user_id: str) -> Response:
+        require_m2m()
+        if not store.one("SELECT 1 FROM users WHERE id = ?", user_id):
+            raise error(404, "entity.not_found", "Entity not found.")  # seen on Logto 1.42 for a deleted user
+        store.db.execute("BEGIN")
+        try:
+            # organization_invitations.inviter_id cascades in Logto; here it is a plain reference
+            store.db.execute("DELETE FROM invitations WHERE inviter_id = ?", (user_id,))
+            store.db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            store.db.execute("COMMIT")
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+        return Response(status=204)
+
+    @app.get("/api/roles")
+    def global_roles() -> Response:
+        require_m2m()
+        try:
+            page, size = int(request.args.get("page", 1)), int(request.args.get("page_size", 20))
+        except ValueError:
+            raise error(400, "guard.invalid_pagination", "The pagination value is invalid.") from None
+        if page < 1 or not 1 <= size <= 100:
+            raise error(400, "guard.invalid_pagination", "The pagination value is invalid.")
+        rows = store.q("SELECT * FROM roles ORDER BY rowid")
+        items = [store.global_role(r) for r in rows][(page - 1) * size : page * size]
+        return Response(json.dumps(items), 200, {"Total-Number": str(len(rows))}, mimetype="application/json")
+
+    @app.post("/api/users/<user_id>/roles")
+    def assign_global_roles(user_id: str) -> Response:
+        require_m2m()
+        role_ids = body().get("roleIds")
+        guard(isinstance(role_ids, list) and all(isinstance(r, str) for r in role_ids), "roleIds")
+        if not store.one("SELECT 1 FROM users WHERE id = ?", user_id):
+            raise error(404, "entity.not_exists_with_id", f"The users with ID `{user_id}` does not exist.")
+        for role_id in role_ids:
+            if not store.one("SELECT 1 FROM roles WHERE id = ?", role_id):
+                raise error(404, "entity.not_exists_with_id", f"The roles with ID `{role_id}` does not exist.")
+        for role_id in role_ids:
+            store.db.execute("INSERT INTO users_roles VALUES (?,?) ON CONFLICT DO NOTHING", (user_id, role_id))
+        return Response("Created", status=201, mimetype="text/plain")
+
+    def application(app_id: str) -> dict[str, Any]:
+        row = store.one(
+            "SELECT a.*, m.is_third_party, m.custom_client_metadata, m.oidc_client_metadata FROM applications a "
+            "LEFT JOIN application_metadata m ON m.app_id = a.id WHERE a.id = ?",
+            app_id,
+        )
+        if row is None:
+            raise error(404, "entity.not_exists_with_id", f"The application with ID `{app_id}` does not exist.")
+        return {
+            "tenantId": "default",
+            "id": row["id"],
+            "name": row["name"],
+            "description": row["description"],
+            "type": row["type"],
+            "oidcClientMetadata": json.loads(row["oidc_client_metadata"] or '{"redirectUris": []}'),
+            "customClientMetadata": json.loads(row["custom_client_metadata"] or "{}"),
+            "isThirdParty": bool(row["is_third_party"]),
+            "createdAt": row["created_at"],
+        }
+
+    @app.post("/api/applications")
+    def create_application() -> Response:
+        require_m2m()
+        data = body()
+        guard(isinstance(data.get("name"), str) and bool(data["name"]), "name")
+        guard(data.get("type") in APPLICATION_TYPES, "type")
+        custom = data.get("customClientMetadata") or {}
+        oidc = data.get("oidcClientMetadata") or {"redirectUris": [], "postLogoutRedirectUris": []}
+        guard(isinstance(custom, dict) and isinstance(oidc, dict), "metadata")
+        third_party = bool(data.get("isThirdParty"))
+        if third_party and custom.get("allowTokenExchange"):
+            raise error(
+                422,
+                "application.third_party_application_cannot_enable_token_exchange",
+                "Third-party applications cannot enable token exchange.",
+            )
+        app_id, now = new_id(21), now_ms()
+        store.db.execute("BEGIN")
+        try:
+            store.db.execute(
+                "INSERT INTO applications VALUES (?,?,?,?,?)",
+                (app_id, data["name"], data.get("description"), data["type"], now),
+            )
+            store.db.execute(
+                "INSERT INTO application_metadata VALUES (?,?,?,?)",
+                (app_id, int(third_party), json.dumps(custom), json.dumps(oidc)),
+            )
+            if data["type"] in CONFIDENTIAL:
+                store.db.execute(
+                    "INSERT INTO application_secrets VALUES (?,?,?,?)",
+                    (app_id, "Default secret", secrets.token_urlsafe(24), now),
+                )
+            store.db.execute("COMMIT")
+        except sqlite3.Error:
+            store.db.execute("ROLLBACK")
+            raise
+        return Response(json.dumps(application(app_id)), 200, mimetype="application/json")
+
+    @app.get("/api/applications/<app_id>/secrets")
+    def application_secrets(app_id: str) -> Response:
+        require_m2m()
+        application(app_id)
+        rows = store.q("SELECT * FROM application_secrets WHERE app_id = ? ORDER BY created_at", app_id)
+        items = [
+            {
+                "tenantId": "default",
+                "applicationId": r["app_id"],
+                "name": r["name"],
+                "value": r["value"],
+                "createdAt": r["created_at"],
+                "expiresAt": None,
+            }
+            for r in rows
+        ]
+        return Response(json.dumps(items), 200, mimetype="application/json")
+
+    @app.delete("/api/applications/<app_id>")
+    def delete_application(app_id: str) -> Response:
+        require_m2m()
+        application(app_id)
+        store.db.execute("DELETE FROM applications WHERE id = ?", (app_id,))
+        return Response(status=204)
