@@ -17,7 +17,7 @@ from local.logto.tenant_admin_routes import Helpers
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS application_details (app_id TEXT PRIMARY KEY REFERENCES applications(id) ON DELETE CASCADE,
-  oidc_client_metadata TEXT NOT NULL, custom_client_metadata TEXT NOT NULL);
+  oidc_client_metadata TEXT NOT NULL, custom_client_metadata TEXT NOT NULL, is_third_party INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS application_secrets (app_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
   name TEXT NOT NULL, value TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (app_id, name));
 CREATE TABLE IF NOT EXISTS applications_roles (app_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
@@ -44,7 +44,7 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
             else {"redirectUris": [], "postLogoutRedirectUris": []},
             "customClientMetadata": json.loads(details["custom_client_metadata"]) if details else {},
             "protectedAppMetadata": None,
-            "isThirdParty": False,
+            "isThirdParty": bool(details["is_third_party"]) if details else False,
             "customData": {},
             "appLevelAccessControlEnabled": False,
             "createdAt": row["created_at"],
@@ -85,13 +85,21 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
         _guard(app_type in TYPES, 'Error in key path "type".')
         oidc = {"redirectUris": [], "postLogoutRedirectUris": [], **(metadata(data, "oidcClientMetadata") or {})}
         custom = metadata(data, "customClientMetadata") or {}
+        third_party = bool(data.get("isThirdParty"))
+        if third_party and custom.get("allowTokenExchange"):  # routes/applications/application.ts
+            raise LogtoError(
+                422,
+                "application.third_party_application_cannot_enable_token_exchange",
+                "Third-party applications cannot enable token exchange.",
+            )
         app_id = new_id(21)
         store.db.execute("BEGIN")
         store.db.execute(
             "INSERT INTO applications VALUES (?,?,?,?,?)", (app_id, name, data.get("description"), app_type, now_ms())
         )
         store.db.execute(
-            "INSERT INTO application_details VALUES (?,?,?)", (app_id, json.dumps(oidc), json.dumps(custom))
+            "INSERT INTO application_details VALUES (?,?,?,?)",
+            (app_id, json.dumps(oidc), json.dumps(custom), int(third_party)),
         )
         if app_type in WITH_SECRETS:
             store.db.execute(
@@ -110,7 +118,8 @@ def register(app: Flask, store: Store, h: Helpers) -> None:
         oidc = {**current["oidcClientMetadata"], **(metadata(data, "oidcClientMetadata") or {})}
         custom = {**current["customClientMetadata"], **(metadata(data, "customClientMetadata") or {})}
         store.db.execute(
-            "INSERT INTO application_details VALUES (?,?,?) ON CONFLICT (app_id) DO UPDATE SET "
+            "INSERT INTO application_details (app_id, oidc_client_metadata, custom_client_metadata) VALUES (?,?,?) "
+            "ON CONFLICT (app_id) DO UPDATE SET "
             "oidc_client_metadata = excluded.oidc_client_metadata, "
             "custom_client_metadata = excluded.custom_client_metadata",
             (app_id, json.dumps(oidc), json.dumps(custom)),

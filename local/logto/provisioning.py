@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -26,13 +24,7 @@ from flask import Flask, Response, request
 
 from local.logto.store import Store, new_id, now_ms
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS application_metadata (app_id TEXT PRIMARY KEY REFERENCES applications(id)
-  ON DELETE CASCADE, is_third_party INTEGER NOT NULL, custom_client_metadata TEXT NOT NULL,
-  oidc_client_metadata TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS application_secrets (app_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-  name TEXT NOT NULL, value TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (app_id, name));
-"""
+SCHEMA = ""  # applications, their metadata and secrets: local/logto/application_routes.py (one model of them)
 APPLICATION_TYPES = ("Native", "SPA", "Traditional", "MachineToMachine")
 CONFIDENTIAL = ("Traditional", "MachineToMachine")  # oidc/utils.ts: the others authenticate with no secret
 USERNAME = re.compile(r"^[A-Z_a-z]\w*$")  # @logto/core-kit usernameRegEx
@@ -42,7 +34,7 @@ def client(store: Store, client_id: str) -> dict[str, Any] | None:
     """A token-endpoint client created through POST /api/applications: its type, secrets and custom metadata."""
     row = store.one(
         "SELECT a.type, m.is_third_party, m.custom_client_metadata, m.oidc_client_metadata FROM applications a "
-        "JOIN application_metadata m ON m.app_id = a.id WHERE a.id = ?",
+        "JOIN application_details m ON m.app_id = a.id WHERE a.id = ?",
         client_id,
     )
     if row is None:
@@ -105,19 +97,6 @@ def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error:
             raise
         return Response(status=204)
 
-    @app.get("/api/roles")
-    def global_roles() -> Response:
-        require_m2m()
-        try:
-            page, size = int(request.args.get("page", 1)), int(request.args.get("page_size", 20))
-        except ValueError:
-            raise error(400, "guard.invalid_pagination", "The pagination value is invalid.") from None
-        if page < 1 or not 1 <= size <= 100:
-            raise error(400, "guard.invalid_pagination", "The pagination value is invalid.")
-        rows = store.q("SELECT * FROM roles ORDER BY rowid")
-        items = [store.global_role(r) for r in rows][(page - 1) * size : page * size]
-        return Response(json.dumps(items), 200, {"Total-Number": str(len(rows))}, mimetype="application/json")
-
     @app.post("/api/users/<user_id>/roles")
     def assign_global_roles(user_id: str) -> Response:
         require_m2m()
@@ -132,85 +111,10 @@ def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error:
             store.db.execute("INSERT INTO users_roles VALUES (?,?) ON CONFLICT DO NOTHING", (user_id, role_id))
         return Response("Created", status=201, mimetype="text/plain")
 
-    def application(app_id: str) -> dict[str, Any]:
-        row = store.one(
-            "SELECT a.*, m.is_third_party, m.custom_client_metadata, m.oidc_client_metadata FROM applications a "
-            "LEFT JOIN application_metadata m ON m.app_id = a.id WHERE a.id = ?",
-            app_id,
-        )
-        if row is None:
-            raise error(404, "entity.not_exists_with_id", f"The application with ID `{app_id}` does not exist.")
-        return {
-            "tenantId": "default",
-            "id": row["id"],
-            "name": row["name"],
-            "description": row["description"],
-            "type": row["type"],
-            "oidcClientMetadata": json.loads(row["oidc_client_metadata"] or '{"redirectUris": []}'),
-            "customClientMetadata": json.loads(row["custom_client_metadata"] or "{}"),
-            "isThirdParty": bool(row["is_third_party"]),
-            "createdAt": row["created_at"],
-        }
-
-    @app.post("/api/applications")
-    def create_application() -> Response:
-        require_m2m()
-        data = body()
-        guard(isinstance(data.get("name"), str) and bool(data["name"]), "name")
-        guard(data.get("type") in APPLICATION_TYPES, "type")
-        custom = data.get("customClientMetadata") or {}
-        oidc = data.get("oidcClientMetadata") or {"redirectUris": [], "postLogoutRedirectUris": []}
-        guard(isinstance(custom, dict) and isinstance(oidc, dict), "metadata")
-        third_party = bool(data.get("isThirdParty"))
-        if third_party and custom.get("allowTokenExchange"):
-            raise error(
-                422,
-                "application.third_party_application_cannot_enable_token_exchange",
-                "Third-party applications cannot enable token exchange.",
-            )
-        app_id, now = new_id(21), now_ms()
-        store.db.execute("BEGIN")
-        try:
-            store.db.execute(
-                "INSERT INTO applications VALUES (?,?,?,?,?)",
-                (app_id, data["name"], data.get("description"), data["type"], now),
-            )
-            store.db.execute(
-                "INSERT INTO application_metadata VALUES (?,?,?,?)",
-                (app_id, int(third_party), json.dumps(custom), json.dumps(oidc)),
-            )
-            if data["type"] in CONFIDENTIAL:
-                store.db.execute(
-                    "INSERT INTO application_secrets VALUES (?,?,?,?)",
-                    (app_id, "Default secret", secrets.token_urlsafe(24), now),
-                )
-            store.db.execute("COMMIT")
-        except sqlite3.Error:
-            store.db.execute("ROLLBACK")
-            raise
-        return Response(json.dumps(application(app_id)), 200, mimetype="application/json")
-
-    @app.get("/api/applications/<app_id>/secrets")
-    def application_secrets(app_id: str) -> Response:
-        require_m2m()
-        application(app_id)
-        rows = store.q("SELECT * FROM application_secrets WHERE app_id = ? ORDER BY created_at", app_id)
-        items = [
-            {
-                "tenantId": "default",
-                "applicationId": r["app_id"],
-                "name": r["name"],
-                "value": r["value"],
-                "createdAt": r["created_at"],
-                "expiresAt": None,
-            }
-            for r in rows
-        ]
-        return Response(json.dumps(items), 200, mimetype="application/json")
-
     @app.delete("/api/applications/<app_id>")
     def delete_application(app_id: str) -> Response:
         require_m2m()
-        application(app_id)
+        if not store.one("SELECT 1 FROM applications WHERE id = ?", app_id):
+            raise error(404, "entity.not_exists_with_id", f"The application with ID `{app_id}` does not exist.")
         store.db.execute("DELETE FROM applications WHERE id = ?", (app_id,))
         return Response(status=204)

@@ -14,7 +14,7 @@ from typing import Any
 
 from local.logto.credentials import SPA_APP_ID
 
-SCHEMA_VERSION = 4  # bump when SCHEMA or the seed changes: an older local database is discarded and re-seeded
+SCHEMA_VERSION = 5  # bump when SCHEMA or the seed changes: an older local database is discarded and re-seeded
 SCHEMA = """
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, username TEXT, name TEXT, primary_email TEXT, avatar TEXT,
