@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -40,6 +41,8 @@ from flask import Blueprint, Response, redirect, render_template, request
 from local.logto.credentials import SEEDED_PASSWORD, SPA_APP_ID
 from local.logto.keys import KeyRing
 from local.logto.store import Store
+
+PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636: code_challenge and code_verifier alike
 
 ORGANIZATIONS_SCOPE = "urn:logto:scope:organizations"
 ORGANIZATION_ROLES_SCOPE = "urn:logto:scope:organization_roles"
@@ -216,6 +219,8 @@ def create_oidc(
             return refuse("invalid_request", "Authorization Server policy requires PKCE to be used for this request")
         if method != "S256":  # `plain` included: init.ts `pkce.methods: ['S256']`
             return refuse("invalid_request", "not supported value of code_challenge_method")
+        if not PKCE_VALUE.fullmatch(challenge):  # RFC 7636 §4.2, as oidc-provider's checkPKCE refuses it
+            return refuse("invalid_request", "code_challenge must be a string with a minimum length of 43 characters")
         resources = args.getlist("resource")
         known = {r["indicator"] for r in store.q("SELECT indicator FROM resources")} | {ORGANIZATION_RESOURCE}
         if any(r not in known for r in resources):

@@ -312,3 +312,12 @@ def test_token_endpoint_answers_the_console_origin_for_cors(logto, tokens):
 def test_userinfo_with_the_code_grants_access_token(logto, tokens):
     answer = logto.client.get("/oidc/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert answer.status_code == 200 and answer.get_json()["sub"] == "alice"
+
+
+@pytest.mark.parametrize("challenge", ["abc", "a" * 42, "a" * 129, "a" * 42 + "!"])
+def test_a_malformed_code_challenge_is_refused(logto, challenge):
+    """RFC 7636 §4.2: 43-128 unreserved characters; oidc-provider (Logto's OIDC core) refuses anything else with
+    invalid_request before any sign-in. Found by review: the stand-in accepted `abc`."""
+    answer = authorize(logto.client, "", code_challenge=challenge)
+    location = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert location["error"] == ["invalid_request"] and "code" not in location
