@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import jose.backends
 from aws_lambda_powertools.metrics import MetricUnit
 
 from orgapi.config import Settings, load_settings
@@ -19,11 +18,6 @@ from orgapi.jwks import JwksCache, JwksUnavailable
 from orgapi.observability import logger, metrics
 from orgapi.policy import BadMethodArn, build_policy
 from orgapi.verify import TokenRejected, TokenVerifier
-
-# python-jose silently falls back to pure-python ECDSA (13x slower, Minerva-affected) if `cryptography` fails to load,
-# e.g. a layer built for another Python version. Refuse to start instead.
-if jose.backends.ECKey.__name__ != "CryptographyECKey":  # pragma: no cover - depends on the installation
-    raise RuntimeError("python-jose is not using the cryptography backend")
 
 
 def _on_jwks_fetch(ok: bool, key_count: int) -> None:
