@@ -25,6 +25,7 @@ from orgapi.management import PLAIN_ID
 from orgapi.observability import logger, metrics
 from orgapi.routes import ROUTES_BY_NAME, Route, required_permission
 from orgapi.services import Services, services
+from orgapi.side_by_side import ReadsAhead
 from orgapi.upstream import api_error
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Request:
 
     access: Access = None  # type: ignore[assignment]  # set by _serve before any operation runs
     audit_targets: dict[str, Any] = field(default_factory=dict)  # what the change touched, for the audit line
+    ahead: ReadsAhead = field(default_factory=ReadsAhead)  # reads started beside the live permission check
 
     _parsed: dict[type, Any] = field(default_factory=dict)
 
@@ -171,9 +173,15 @@ def _serve(
     )
     audit.append(request)
     request.validate_input()
-    # Permissions as Logto grants them now (live), not only as the token said when it was issued.
-    request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
-    result = operation(request, shared)
+    invitation_id = path.get("invitationId")
+    if invitation_id:  # every route naming an invitation reads it first: that read needs no permission to start
+        request.ahead.start("invitation", lambda: shared.logto.get_invitation(invitation_id, request.deadline))
+    try:
+        # Permissions as Logto grants them now (live), not only as the token said when it was issued.
+        request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
+        result = operation(request, shared)
+    finally:
+        request.ahead.settle()
     return _response(result.status, result.body, result.headers)
 
 
