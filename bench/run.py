@@ -77,7 +77,9 @@ def bench_authorizer() -> None:
     }
     ctx = Ctx()
     sink = io.StringIO()
-    for handler in app.logger._logger.handlers:  # Lambda writes the log line and EMF blob: we pay for them, not a tty
+    from orgapi.observability import logger
+
+    for handler in logger._logger.handlers:  # Lambda writes the log line and EMF blob: we pay for them, not a tty
         handler.setStream(sink)
 
     def authorize():
