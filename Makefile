@@ -23,7 +23,8 @@ argument = $(if $(filter command line,$(origin $1)),$(value $1),$2)
 # Whether the user set it at all (SCOPES= asks for no scopes; no SCOPES asks for all the user's roles grant).
 given = $(if $(filter default undefined,$(origin $1)),,yes)
 
-.PHONY: help venv tools test unit e2e lint format validate build local token invoke bench load chaos openapi clean
+.PHONY: help venv tools test unit e2e lint format validate build local token invoke bench load chaos openapi clean \
+	iam-report build-check
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) \
@@ -31,7 +32,8 @@ help: ## list the targets
 	@echo
 	@echo "  settings (command line or environment): PORT=3000 CONSOLE_PORT=3001 LOGTO_PORT=3002 (the stand-in's;"
 	@echo "  0: any free port) LOCAL_DATA=.local ALLOWED_ORIGINS REAUTHORIZE_EVERY=300 CLEANUP_EVERY=60 LIVE_PERMISSIONS"
-	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE): your own Logto instead of the stand-in"
+	@echo "  LOGTO_ENDPOINT (+ LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET, API_RESOURCE; LOGTO_SPA_APP_ID for the console):"
+	@echo "  your own Logto instead of the stand-in"
 
 venv: ## app virtualenv (.venv): layer dependencies + test tools
 	@scripts/venv.sh $(VENV) requirements-dev.txt constraints-dev.txt
@@ -64,6 +66,16 @@ validate: tools ## sam validate --lint and cfn-lint on template.yaml (offline)
 build: tools ## sam build (needs python3.13 for the python3.13 runtime)
 	@py=$$(scripts/python.sh); case "$$py" in *3.13*) ;; *) echo "sam build needs python3.13 on PATH (found: $$py)"; exit 1;; esac; \
 	  $${py% python3.13} $(TOOLS)/bin/sam build
+
+build-check: venv tools ## sam build, then: native extensions for the template's architecture, handlers import from the artifact alone
+	@$(TOOLS_PY) scripts/build_check.py
+
+IAM_USAGE := .local/iam-usage.jsonl
+iam-report: venv tools ## per function: what its role grants vs what the e2e tests used (runs them; REUSE=1: the last run's)
+	@mkdir -p .local
+	@if [ -z "$(filter 1 yes true on,$(call setting,REUSE,))" ]; then rm -f $(IAM_USAGE); \
+	  LOCAL_IAM_USAGE="$(abspath $(IAM_USAGE))" $(PY) -m pytest -m e2e -q -p no:cacheprovider || exit 1; fi
+	@PYTHONPATH=. $(PY) -m local.iam_report --usage $(IAM_USAGE)
 
 local: export MAKE_RESET := $(call setting,RESET,)
 local: export MAKE_VERBOSE := $(call setting,VERBOSE,)

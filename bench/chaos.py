@@ -8,6 +8,11 @@ organizations it created (so each change can be checked right after its answer):
 create is retried with its key after a 5xx, as a client would), add members with and without roles, remove members,
 replace roles, create and revoke invitations, reads, deletes. After the workload: faults off, the clean-up function
 run (as its schedule would), and every invariant printed. All must be 0.
+
+The audit trail too (orgapi.outcomes.audit): EventBridge fails at the same rate (the local AWS's fault switch), and afterwards
+every acknowledged change must have exactly one audit entry (matched by action, organization and target), no entry may
+exist for a change that was not acknowledged, and every entry's event must have reached the bus at least once (the
+clean-up run publishes what EventBridge refused).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class Tally:
     failed_creates: list = field(default_factory=list)  # (name) checked after the clean-up run
     landed_later: list = field(default_factory=list)  # failed changes that showed up after the immediate check
     acked_creates: list = field(default_factory=list)  # (name, id, creator)
+    acked_changes: Counter = field(default_factory=Counter)  # (action, organization, target) -> acknowledged answers
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -168,6 +174,10 @@ class Actor:
                     self.tally.outside_contract.append((method, path, "error shape"))
         return response
 
+    def acked(self, action: str, org: str, target: str = "") -> None:
+        with self.tally.lock:
+            self.tally.acked_changes[(action, org, target)] += 1
+
     def violation(self, kind: str, what: str) -> None:
         with self.tally.lock:
             getattr(self.tally, kind).append(what)
@@ -190,6 +200,7 @@ class Actor:
             org = response.json()["id"]
             with self.tally.lock:
                 self.tally.acked_creates.append((name, org, self.user))
+            self.acked("organization.created", org)
             if CREATOR_ROLE not in (self.state.roles(org, self.user) or set()):
                 self.violation("ack_missing", f"create {name}: creator without {CREATOR_ROLE}")
             self.orgs[org] = self.mint("organization", org)
@@ -207,6 +218,7 @@ class Actor:
         after = self.state.roles(org, target)
         self.touch(org, target)
         if response.status_code == 201:
+            self.acked("member.added", org, target)
             if after is None or not set(roles) <= after:
                 self.violation("ack_missing", f"add {target} {roles} to {org}: now {after}")
         elif after != before:
@@ -229,6 +241,7 @@ class Actor:
         after = self.state.roles(org, target)
         self.touch(org, target)
         if response.status_code == 204:
+            self.acked("member.removed", org, target)
             if after is not None:
                 self.violation("ack_missing", f"remove {target} from {org}: still {after}")
         elif after != before:
@@ -248,6 +261,7 @@ class Actor:
         after = self.state.roles(org, target)
         self.touch(org, target)
         if response.status_code == 200:
+            self.acked("member.roles_replaced", org, target)
             if after != set(roles):
                 self.violation("ack_missing", f"roles of {target} in {org} = {roles}: now {after}")
         elif after != before:
@@ -263,6 +277,7 @@ class Actor:
         response = self.call("POST", f"/organizations/{org}/invitations", token, json={"invitee": invitee})
         if response.status_code == 201:
             invitation = response.json()["id"]
+            self.acked("invitation.created", org, invitation)
             if self.state.invitation_status(invitation) != "Pending":
                 self.violation("ack_missing", f"invitation {invitation} for {invitee}")
             self.invitations.setdefault(org, []).append(invitation)
@@ -281,6 +296,7 @@ class Actor:
         response = self.call("DELETE", f"/organizations/{org}/invitations/{invitation}", token)
         status = self.state.invitation_status(invitation)
         if response.status_code == 204:
+            self.acked("invitation.revoked", org, invitation)
             if status != "Revoked":
                 self.violation("ack_missing", f"revoke {invitation}: {status}")
         elif status != "Pending":
@@ -304,6 +320,7 @@ class Actor:
         exists = self.state.org_exists(org)
         self.touch(org, "*")
         if response.status_code == 204:
+            self.acked("organization.deleted", org)
             if exists:
                 self.violation("ack_missing", f"delete {org}")
             del self.orgs[org]
@@ -387,6 +404,30 @@ def start_stack(data: Path, port: int) -> tuple[subprocess.Popen, dict]:
     return proc, info
 
 
+def audit_entries(aws_url: str) -> list[dict]:
+    """Every entry of the local audit table (orgapi.outcomes.audit), read from the local AWS directly."""
+    import boto3
+
+    from local.serve import AUDIT_TABLE, REGION
+
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=aws_url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+    entries, start = [], None
+    while True:
+        page = dynamodb.scan(TableName=AUDIT_TABLE, **({"ExclusiveStartKey": start} if start else {}))
+        entries += [json.loads(item["entry"]["S"]) for item in page.get("Items", [])]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return entries
+
+
+def audit_key(entry: dict) -> tuple[str, str, str]:
+    targets = entry.get("targets") or {}
+    target = targets.get("invitationId") or ",".join(targets.get("userIds") or []) if targets else ""
+    return entry["action"], entry["organizationId"], target or ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
@@ -409,6 +450,8 @@ def main() -> None:
         response = http.post(f"{logto}/__dev/faults", json=chaos, timeout=10)
         if response.status_code != 201:
             raise SystemExit(f"the stand-in refused the chaos mode: {response.status_code} {response.text[:200]}")
+        eventbridge = f"{api}/__local/eventbridge"
+        http.post(eventbridge, json={"failRate": args.rate, "seed": args.seed}, timeout=10).raise_for_status()
         started = time.monotonic()
 
         def budget() -> bool:
@@ -426,8 +469,11 @@ def main() -> None:
         elapsed = time.monotonic() - started
         faults = http.get(f"{logto}/__dev/stats", timeout=10).json()
         http.delete(f"{logto}/__dev/faults", timeout=10)
+        eventbridge_failed = http.post(eventbridge, json={"fail": False}, timeout=10).json().get("failed", 0)
 
-        time.sleep(16)  # a request's clean-up item is held for its remaining time + 5 s: let the last ones expire
+        # A request's clean-up item is held for its remaining time + 5 s, an unpublished event for 30 s (its request
+        # may still publish it): let the last ones come due.
+        time.sleep(31)
         runs = [http.post(f"{api}/__local/cleanup", timeout=120).json() for _ in range(2)]
         pending_after = runs[-1].get("pending", -1)
 
@@ -435,6 +481,16 @@ def main() -> None:
         without_creator = state.orgs_without_creator("chaos-")
         failed_created = [n for n in tally.failed_creates if state.orgs_named(n)]
         duplicates = [n for n, _, _ in tally.acked_creates if len(state.orgs_named(n)) > 1]
+
+        entries = audit_entries(info["aws"])
+        recorded = Counter(audit_key(e) for e in entries)
+        chaos_orgs = {org for _, org, _ in tally.acked_creates}
+        recorded = Counter({k: n for k, n in recorded.items() if k[1] in chaos_orgs or k in tally.acked_changes})
+        missing_entries = [k for k, n in tally.acked_changes.items() if recorded[k] < n]
+        extra_entries = [k for k, n in recorded.items() if n > tally.acked_changes[k]]
+        published = Counter(e["detail"]["id"] for e in http.get(f"{api}/__local/events", timeout=30).json())
+        unpublished = [e["id"] for e in entries if not published[e["id"]]]
+        late = sum(r.get("eventsPublished", 0) for r in runs)
 
         management = faults.get("management_requests", 0)
         injected = faults.get("faults", {})
@@ -450,6 +506,11 @@ def main() -> None:
             f"creates acknowledged: {len(tally.acked_creates)}, failed: {len(tally.failed_creates)}"
         )
         print(f"  clean-up runs: {runs}")
+        print(
+            f"  audit: {sum(tally.acked_changes.values())} acknowledged changes, {len(entries)} entries, "
+            f"{sum(published.values())} events; PutEvents failed {eventbridge_failed} times, {late} events "
+            f"published late by the clean-up run, {sum(n - 1 for n in published.values() if n > 1)} published twice"
+        )
         invariants = {
             "organizations without a CREATOR_ROLE holder": len(without_creator),
             "acknowledged changes missing": len(tally.ack_missing),
@@ -460,6 +521,10 @@ def main() -> None:
             "statuses or bodies outside the contract": len(tally.outside_contract),
             "500s": tally.server_errors_500,
             "pending clean-ups after the clean-up run": pending_after,
+            "acknowledged changes without exactly one audit entry": len(missing_entries)
+            + len([k for k in extra_entries if tally.acked_changes[k]]),
+            "audit entries for changes not acknowledged": len([k for k in extra_entries if not tally.acked_changes[k]]),
+            "audit entries whose event never reached the bus": len(unpublished),
         }
         width = max(len(k) for k in invariants)
         for name, value in invariants.items():
@@ -470,6 +535,12 @@ def main() -> None:
             ("failed but happened", tally.failed_but_happened + failed_created + landed_later),
             ("duplicates", duplicates),
             ("outside contract", tally.outside_contract),
+            ("audit entry missing", missing_entries),
+            (
+                "audit entries beyond the acknowledged",
+                [(k, recorded[k], tally.acked_changes[k]) for k in extra_entries],
+            ),
+            ("event never published", unpublished),
         ):
             for item in items[:10]:
                 print(f"    {label}: {item}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
 
-from orgapi.routes import ROUTES  # noqa: E402
+from orgapi.contract.routes import ROUTES  # noqa: E402
 from tests.support.http_stub import StubServer  # noqa: E402
 from tests.support.jwt_factory import SigningKey, token  # noqa: E402
 
@@ -82,7 +83,7 @@ def bench_authorizer() -> None:
     }
     ctx = Ctx()
     sink = io.StringIO()
-    from orgapi.observability import logger
+    from orgapi.base.observability import logger
 
     for handler in logger._logger.handlers:  # Lambda writes the log line and EMF blob: we pay for them, not a tty
         handler.setStream(sink)
@@ -224,6 +225,13 @@ def standin_with_local_aws(tables: tuple[str, ...] = (), data: Path | None = Non
         boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
             Name="m2m", SecretString=json.dumps({"appId": M2M_APP_ID, "appSecret": M2M_APP_SECRET})
         )
+        if "AUDIT_TABLE" in env:
+            from local.audit_resources import create_audit_resources
+
+            events = boto3.client("events", region_name="eu-west-1")
+            create_audit_resources(
+                boto3.client("dynamodb", region_name="eu-west-1"), events, env["AUDIT_TABLE"], "changes"
+            )
         for table in tables:
             boto3.client("dynamodb", region_name="eu-west-1").create_table(
                 TableName=table,
@@ -239,14 +247,14 @@ def standin_with_local_aws(tables: tuple[str, ...] = (), data: Path | None = Non
 
 def bench_m2m_cache() -> None:
     with standin_with_local_aws(POWERTOOLS_SERVICE_NAME="get_organization") as logto:
-        from orgapi.api import build_handler
+        from orgapi.gateway.handler import build_handler
         from orgapi.operations.organizations import get_organization
 
         handler = build_handler("get_organization", get_organization)
         event = json.loads((ROOT / "events" / "get_organization.json").read_text())
         ctx = Ctx()
         sink = io.StringIO()
-        from orgapi.observability import logger
+        from orgapi.base.observability import logger
 
         for h in logger._logger.handlers:
             h.setStream(sink)
@@ -272,10 +280,9 @@ def bench_m2m_cache() -> None:
 def bench_live_permissions(runs: int = 15) -> None:
     import logging
 
-    from orgapi import services
-    from orgapi.api import build_handler
-    from orgapi.observability import logger
-    from orgapi.operations import invitations, members, organizations
+    from orgapi.base.observability import logger
+    from orgapi.gateway.handler import build_handler
+    from orgapi.operations import invitations, members, organizations, services
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     delay = int(os.environ.get("LOGTO_DELAY_MS", "20"))
@@ -351,25 +358,27 @@ def bench_live_permissions(runs: int = 15) -> None:
 
 
 def bench_round_trips() -> None:
-    from orgapi import services
-    from orgapi.api import build_handler
+    from orgapi.operations import services
     from tests.support.round_trips import SCENARIOS, CallRecorder, Setup, event, sequential_round_trips
 
-    def handler_of(name: str):
-        if name == "health":
-            sys.path.insert(0, str(ROOT / "functions" / "health"))
-            from app import lambda_handler  # type: ignore[import-not-found]
+    loaded: dict[str, object] = {}
 
-            sys.path.pop(0)
-            return lambda_handler
-        module = __import__(f"orgapi.operations.{_module_of(name)}", fromlist=[name])
-        return build_handler(name, getattr(module, name), needs_cleanups=name == "create_organization")
+    def handler_of(name: str):
+        """functions/<name>/app.py, loaded once (as in the unit tests' `handlers`)."""
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(f"fn_{name}", ROOT / "functions" / name / "app.py")
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            loaded[name] = module.lambda_handler
+        return loaded[name]
 
     environment = {
         "API_RESOURCE": "https://api.example.com/org",
         "IDEMPOTENCY_TABLE": "state",
         "CLEANUP_TABLE": "cleanups",
-        "INVITATION_LINK": "https://app.example.com/invite/{invitationId}",
+        "INVITATION_LINK": "https://app.example.com/invitation/{invitationId}",
+        "AUDIT_TABLE": "audit",
+        "EVENT_BUS_NAME": "changes",
         "LIVE_PERMISSIONS": "writes",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
@@ -400,19 +409,11 @@ def bench_round_trips() -> None:
         )
 
 
-def _module_of(route_name: str) -> str:
-    for module in ("organizations", "members", "invitations", "invitee", "own_membership", "roles"):
-        source = (ROOT / "layers" / "common" / "orgapi" / "operations" / f"{module}.py").read_text()
-        if f"def {route_name}(" in source:
-            return module
-    raise KeyError(route_name)
-
-
 @contextlib.contextmanager
 def quiet():
     import logging
 
-    from orgapi.observability import logger
+    from orgapi.base.observability import logger
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sink = io.StringIO()

@@ -273,6 +273,7 @@ class FaithfulApigwService(LocalApigwService):
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
         self.authorizer_invocations = 0
+        self.aws_url: str | None = None  # the local AWS (moto), whose front door keeps the change events
 
     # -- gateway responses -----------------------------------------------------------------------------------------
     def gateway_response(self, kind: str, message: str, default_status: int) -> Response:
@@ -326,6 +327,16 @@ class FaithfulApigwService(LocalApigwService):
             """Run the scheduled clean-up function now (make local also runs it on a timer)."""
             return Response(json.dumps(self.run_cleanups()), mimetype="application/json")
 
+        @self._app.route("/__local/events", methods=["GET", "DELETE"])
+        def events() -> Response:
+            """The change events put on the bus, oldest first ({source, detailType, detail}); DELETE forgets them."""
+            return self._local_aws("/__local/events", request.method)
+
+        @self._app.route("/__local/eventbridge", methods=["GET", "POST"])
+        def eventbridge() -> Response:
+            """The fault switch: {"fail": true} makes every PutEvents fail until {"fail": false}."""
+            return self._local_aws("/__local/eventbridge", request.method, request.get_data())
+
         @self._app.get("/__local/stats")
         def stats() -> Response:
             runtime = self.lambda_runner.local_runtime
@@ -339,6 +350,17 @@ class FaithfulApigwService(LocalApigwService):
                 ),
                 mimetype="application/json",
             )
+
+    def _local_aws(self, path: str, method: str, body: bytes | None = None) -> Response:
+        import urllib.request
+
+        if not self.aws_url:
+            return Response(
+                json.dumps({"message": "no local AWS", "code": "not_found"}), 404, mimetype="application/json"
+            )
+        forwarded = urllib.request.Request(f"{self.aws_url}{path}", data=body or None, method=method)
+        with urllib.request.urlopen(forwarded, timeout=5) as answer:
+            return Response(answer.read(), status=answer.status, mimetype="application/json")
 
     def run_cleanups(self) -> Any:
         """Invoke RunCleanupsFunction with a scheduled event, as EventBridge would."""

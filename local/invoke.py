@@ -151,6 +151,11 @@ def own_aws(data: Path, app_python: str) -> tuple[LocalStack, str, dict[str, str
     env = function_env(
         os.environ["LOGTO_ENDPOINT"].rstrip("/"), api_resource, os.environ.get("ALLOWED_ORIGINS", ""), "", external=True
     )
+    try:
+        stack.enforce_roles(aws_url, env)
+    except StartupError:
+        stack.stop()
+        raise
     return stack, aws_url, env
 
 

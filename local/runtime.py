@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,9 +83,15 @@ class Worker:
 
 class SubprocessRuntime:
     def __init__(
-        self, python: str, extra_env: dict[str, str] | None = None, max_workers: int = 4, log: IO[str] | None = None
+        self,
+        python: str,
+        extra_env: dict[str, str] | None = None,
+        max_workers: int = 4,
+        log: IO[str] | None = None,
+        function_env: Callable[[str], dict[str, str]] | None = None,
     ):
         self.python, self.extra_env, self.max_workers, self.log = python, extra_env or {}, max_workers, log
+        self.function_env = function_env  # per function, after extra_env: its own role's credentials
         self._idle: dict[str, list[Worker]] = {}
         self._count: Counter[str] = Counter()
         self._cond = threading.Condition()
@@ -98,6 +105,8 @@ class SubprocessRuntime:
         base = {k: os.environ[k] for k in RUNTIME_VARIABLES if k in os.environ}
         base.update({k: str(v) for k, v in config.env_vars.resolve().items()})
         base.update(self.extra_env)
+        if self.function_env is not None:
+            base.update(self.function_env(config.name))
         return base
 
     def _acquire(self, config: Any) -> Worker:

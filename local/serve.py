@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from local.lifeline import follow_parent
+from local.logto.credentials import SEEDED_PASSWORD
 
 if TYPE_CHECKING:
     from local.gateway import Preflight
@@ -30,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAME = "logto-org-api/local/m2m"
 IDEMPOTENCY_TABLE = "logto-org-api-local-idempotency"
 CLEANUP_TABLE = "logto-org-api-local-cleanups"
+AUDIT_TABLE = "logto-org-api-local-audit"
+EVENT_BUS = "logto-org-api-local-changes"
 DEFAULT_API_RESOURCE = "https://api.example.com/org"
 REGION = "eu-west-1"
 
@@ -175,7 +178,7 @@ def template_settings(
     return ttls, responses, preflights
 
 
-TEMPLATE = ROOT / "template.yaml"
+TEMPLATE = Path(os.environ.get("LOCAL_TEMPLATE") or ROOT / "template.yaml")  # tests run modified copies
 
 
 def template_parameters(env: dict[str, str], reauthorize_every: int = 300) -> dict[str, str]:
@@ -205,6 +208,7 @@ def lambda_runner(
     from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
     from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 
+    from local.roles import role_credentials
     from local.runtime import SubprocessRuntime
 
     runtime = SubprocessRuntime(
@@ -219,6 +223,7 @@ def lambda_runner(
         },
         max_workers=workers,
         log=log,
+        function_env=role_credentials,  # each function signs as its own role, enforced by the local AWS
     )
 
     class LocalRunner(LocalLambdaRunner):
@@ -282,6 +287,7 @@ class LocalStack:
         self.children: list[subprocess.Popen] = []
         self.runtime: Any = None
         self.claim: IO[str] | None = None
+        self.secret_arn = ""  # the local M2M secret's ARN, once seeded
         self.data = Path(args.data).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "logs").mkdir(exist_ok=True)
@@ -313,7 +319,7 @@ class LocalStack:
 
     def start_moto(self) -> str:
         port = free_port()
-        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port))
+        proc = self.spawn(self.args.app_python, "-m", "local.aws", "--port", str(port), show="iam: ")
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/moto-api/", proc, "the local AWS (moto server)")
         return url
@@ -327,9 +333,9 @@ class LocalStack:
             "aws_access_key_id": "local",
             "aws_secret_access_key": "local",
         }
-        boto3.client("secretsmanager", **options).create_secret(
+        self.secret_arn = boto3.client("secretsmanager", **options).create_secret(
             Name=SECRET_NAME, SecretString=json.dumps({"appId": app_id, "appSecret": app_secret})
-        )
+        )["ARN"]
         dynamodb = boto3.client("dynamodb", **options)
         for table in (IDEMPOTENCY_TABLE, CLEANUP_TABLE):
             dynamodb.create_table(
@@ -341,8 +347,22 @@ class LocalStack:
         dynamodb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
+        from local.audit_resources import create_audit_resources
 
-    def start_logto(self, api_resource: str) -> tuple[str, str, str]:
+        create_audit_resources(dynamodb, boto3.client("events", **options), AUDIT_TABLE, EVENT_BUS)
+
+    def enforce_roles(self, aws_url: str, env: dict[str, str], reauthorize_every: int = 300) -> None:
+        """Each function's role from template.yaml, enforced by the local AWS from now on (local/roles.py)."""
+        from local.roles import RoleError, function_roles, install
+
+        # M2MSecretArn as `sam deploy` is given it: the ARN of the (local) secret.
+        parameters = {**template_parameters(env, reauthorize_every), "M2MSecretArn": self.secret_arn}
+        try:
+            install(aws_url, function_roles(TEMPLATE, parameters, env, REGION))
+        except RoleError as error:
+            raise StartupError(f"template.yaml: {error}") from None
+
+    def start_logto(self, api_resource: str, console_url: str) -> tuple[str, str, str]:
         from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
         port = self.args.logto_port or free_port()
@@ -357,6 +377,8 @@ class LocalStack:
             str(self.data),
             "--api-resource",
             api_resource,
+            "--console-url",
+            console_url,
         ]
         if self.args.reset:
             argv.append("--reset")
@@ -387,6 +409,7 @@ class LocalStack:
             preflights=preflights,
         )
         service.create()
+        service.aws_url = aws_url
         return service
 
     @property
@@ -459,6 +482,9 @@ def function_env(
         "INVITATION_LINK": local_invitation_link(external, console_url),
         "ALLOWED_ORIGINS": allowed_origins,
         "CLEANUP_TABLE": CLEANUP_TABLE,
+        "AUDIT_TABLE": AUDIT_TABLE,
+        "EVENT_BUS_NAME": EVENT_BUS,
+        "AUDIT_RETENTION_DAYS": os.environ.get("AUDIT_RETENTION_DAYS", "90"),
     }
     return env
 
@@ -466,8 +492,8 @@ def function_env(
 def allowed_origins_for(console_url: str) -> str:
     """ALLOWED_ORIGINS from the environment (validated as the functions will), else the console's origin."""
     sys.path.insert(0, str(ROOT / "layers" / "common"))  # the same rule the functions apply at cold start
-    from orgapi.cors import parse_allowed_origins
-    from orgapi.errors import ConfigError
+    from orgapi.base.cors import parse_allowed_origins
+    from orgapi.base.errors import ConfigError
 
     raw = os.environ.get("ALLOWED_ORIGINS")
     value = console_url if raw is None else raw.strip()
@@ -495,6 +521,7 @@ def banner(url: str, logto_url: str, external: bool, console_url: str, allowed_o
             "Seeded users: alice (admin of demo0org0001), bob (member of demo0org0001), carol (no organization),",
             "              dave (may not create organizations; invited to demo0org0001: demo0invite1),",
             "              erin (no primary e-mail).",
+            f"Their password on the stand-in's sign-in page (the demo console's Sign in): {SEEDED_PASSWORD}",
             f"Invitation e-mails are printed here and kept at {logto_url}/__dev/outbox.",
             "",
             "Try it:",
@@ -574,7 +601,13 @@ def main() -> None:
         allowed_origins = allowed_origins_for(console_url)
         from werkzeug.serving import make_server
 
+        from local.console_build import BuildError, ensure_bundle
         from local.console_server import create_console_app
+
+        try:
+            ensure_bundle()  # Logto's browser SDK for the console: npm ci + esbuild on the first run, cached after
+        except BuildError as error:
+            raise StartupError(str(error)) from None
 
         # Bound before anything else picks a free port, so the stand-in can never land on the console's port.
         console_app = create_console_app(f"http://127.0.0.1:{args.port}")
@@ -590,10 +623,11 @@ def main() -> None:
             logto_url = os.environ["LOGTO_ENDPOINT"].rstrip("/")
             app_id, app_secret = os.environ["LOGTO_M2M_APP_ID"], os.environ["LOGTO_M2M_APP_SECRET"]
         else:
-            logto_url, app_id, app_secret = stack.start_logto(api_resource)
+            logto_url, app_id, app_secret = stack.start_logto(api_resource, console_url)
         aws_url = stack.start_moto()
         stack.seed_aws(aws_url, app_id, app_secret)
         env = function_env(logto_url, api_resource, allowed_origins, console_url, external)
+        stack.enforce_roles(aws_url, env, args.reauthorize_every)
         service = stack.build_gateway(env, aws_url)
         server = make_server(
             "127.0.0.1", args.port, service._app, threaded=True, request_handler=service.request_handler()
@@ -602,6 +636,7 @@ def main() -> None:
             start_cleanup_timer(service, args.cleanup_every)
         url = f"http://127.0.0.1:{args.port}"
         console_app.config["STAND_IN"] = None if external else logto_url
+        console_app.config["API_RESOURCE"] = api_resource
         threading.Thread(target=console.serve_forever, daemon=True, name="console").start()
         stack.publish(
             {

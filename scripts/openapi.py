@@ -14,8 +14,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "common"))
 
-from orgapi import models, views  # noqa: E402
-from orgapi.routes import HEALTH_ROUTE, ROUTES, TokenKind  # noqa: E402
+from orgapi.contract import models, views  # noqa: E402
+from orgapi.contract.routes import HEALTH_ROUTE, ROUTES, TokenKind  # noqa: E402
+from orgapi.outcomes.audit import ACTIONS  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "openapi.json"
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -95,6 +96,34 @@ SCHEMAS: dict[str, Any] = {
             "permissions": {"type": "array", "items": {"type": "string"}},
         },
     },
+    "AuditEntry": {
+        "type": "object",
+        "description": "one change that happened (orgapi.outcomes.audit); ids only",
+        "required": ["id", "time", "action", "organizationId", "actor", "targets", "status"],
+        "properties": {
+            "id": {"type": "string", "description": "stable: the change event carries the same id"},
+            "time": {"type": "string", "format": "date-time"},
+            "action": {"type": "string", "enum": sorted(ACTIONS)},
+            "organizationId": {"type": "string"},
+            "actor": {
+                "type": "object",
+                "properties": {
+                    "userId": NULLABLE_STRING,
+                    "applicationId": NULLABLE_STRING,
+                    "clientId": NULLABLE_STRING,
+                },
+            },
+            "targets": {
+                "type": "object",
+                "properties": {
+                    "userIds": {"type": "array", "items": {"type": "string"}},
+                    "roleNames": {"type": "array", "items": {"type": "string"}},
+                    "invitationId": {"type": "string"},
+                },
+            },
+            "status": {"type": "integer"},
+        },
+    },
     "MemberRoles": {
         "type": "object",
         "properties": {"userId": {"type": "string"}, "roleNames": {"type": "array", "items": {"type": "string"}}},
@@ -122,6 +151,7 @@ OPERATIONS: dict[str, tuple[Any, Any, int, Any]] = {
     "list_own_invitations": (None, None, 200, ["OwnInvitation"]),
     "accept_invitation": (None, None, 200, "Invitation"),
     "decline_invitation": (None, None, 200, "Invitation"),
+    "list_audit": (None, models.AuditQuery, 200, ["AuditEntry"]),
 }
 ERRORS = {
     "400": "bad input",
@@ -135,6 +165,9 @@ ERRORS = {
     "503": "unavailable (Retry-After)",
     "504": "Logto timed out",
 }
+
+
+_HEADER_TYPES = {"Total-Number": "integer", "Next-Cursor": "string"}
 
 
 def _ref(schema: Any) -> dict[str, Any]:
@@ -182,7 +215,8 @@ def build() -> dict[str, Any]:
                         "schema": query.model_json_schema()["properties"][name],
                     }
                 )
-            operation["responses"][str(status)]["headers"] = {"Total-Number": {"schema": {"type": "integer"}}}
+            header = "Next-Cursor" if route.name == "list_audit" else "Total-Number"
+            operation["responses"][str(status)]["headers"] = {header: {"schema": {"type": _HEADER_TYPES[header]}}}
         if route.name == "create_organization":
             operation["parameters"].append(
                 {

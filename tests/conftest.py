@@ -33,7 +33,7 @@ def log_lines(capsys):
     """Structured log lines written during the test (Powertools binds stdout at import, so re-point it here)."""
     import sys
 
-    from orgapi.observability import logger
+    from orgapi.base.observability import logger
 
     class CurrentStdout:  # pytest swaps sys.stdout between setup and call; resolve it at write time
         def write(self, text):

@@ -3,7 +3,8 @@
 import json
 import os
 
-from orgapi.cors import parse_allowed_origins, with_cors
+from orgapi.base.cors import parse_allowed_origins
+from orgapi.gateway.cors import with_cors
 
 
 @with_cors(parse_allowed_origins(os.environ.get("ALLOWED_ORIGINS", "")))

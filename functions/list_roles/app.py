@@ -1,6 +1,6 @@
 """GET /organizations/{organizationId}/roles (thin handler: the rule lives in orgapi.operations.roles)."""
 
-from orgapi.api import build_handler
+from orgapi.gateway.handler import build_handler
 from orgapi.operations.roles import list_roles
 
 lambda_handler = build_handler("list_roles", list_roles)

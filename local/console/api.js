@@ -43,15 +43,3 @@ export function createApi(baseUrl, onCall) {
   }
   return call;
 }
-
-// The local stand-in's token shortcut (same origin as this page: the console server forwards it to the stand-in).
-export async function mintToken(userId, kind, organizationId) {
-  const response = await fetch('/__dev/tokens', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ kind, userId, organizationId }),
-  });
-  const data = await response.json();
-  if (!response.ok) throw new ApiError(response.status, 'stand_in', data.message);
-  return data;
-}

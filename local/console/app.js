@@ -1,9 +1,19 @@
-// The demo console: sign in, organizations, members, roles, invitations. Every call goes through api.js.
-import { ApiError, createApi, mintToken } from './api.js';
+// The demo console: sign in with Logto's browser SDK, then organizations, members, roles, invitations. Every API
+// call goes through api.js with a token from the SDK: getAccessToken(API_RESOURCE) for global calls,
+// getOrganizationToken(organizationId) for one organization's (the SDK caches them and renews them with its
+// refresh token when they expire).
+import { LogtoClient, UserScope } from '/vendor/logto-browser.js';
+import { ApiError, createApi } from './api.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { user: null, token: null, standIn: false, org: null, page: 1, roles: [] };
+const state = { user: null, org: null, page: 1, roles: [] };
 let api;
+let logto;
+let resource;
+
+// The permissions this console may use. Logto puts in a token only the permissions the app asked for at sign-in
+// (among those the user's roles grant), so an app lists every one it needs here.
+const PERMISSIONS = ['org:create', 'org:update', 'org:delete', 'member:read', 'member:add', 'member:remove', 'role:assign', 'member:invite', 'audit:read'];
 
 // A tiny element builder; text is always set as text (names and e-mails come from Logto, never as HTML).
 function h(tag, props = {}, ...children) {
@@ -43,7 +53,7 @@ async function load(id, loader) {
   } catch (err) {
     const text = `${err.status || 'refused'} ${err.code}: ${err.message}`;
     const el = $(id);
-    const line = el.tagName === 'TBODY' ? h('tr', {}, h('td', { colspan: '4' }, text)) : h(el.tagName === 'UL' ? 'li' : 'span', {}, text);
+    const line = el.tagName === 'TBODY' ? h('tr', {}, h('td', { colspan: '4' }, text)) : h(['UL', 'OL'].includes(el.tagName) ? 'li' : 'span', {}, text);
     line.classList.add('error');
     el.replaceChildren(line);
     if (!(err instanceof ApiError)) logCall({ method: '', path: '', error: new ApiError(0, 'console', err.message) });
@@ -54,15 +64,36 @@ function orgPath(suffix = '') {
   return `/organizations/${encodeURIComponent(state.org.id)}${suffix}`;
 }
 
-const globalCall = (method, path, options = {}) => api(method, path, { token: state.token, ...options });
-const orgCall = (method, suffix, options = {}) => api(method, orgPath(suffix), { token: state.org.token, ...options });
+// The SDK answers from its cache, or renews the token with its refresh token first (no new sign-in). Logto rotates
+// the refresh token on every renewal and treats a second use of the old one as theft, ending the sign-in
+// (oidc/grants/refresh-token.ts; logto-io/js#503): two renewals at once, say the organization token and the global
+// one after both expired, would race. So the console asks the SDK for one token at a time.
+let tokenQueue = Promise.resolve();
+function oneAtATime(get) {
+  const next = tokenQueue.then(get, get);
+  tokenQueue = next.catch(() => {});
+  return next;
+}
+const globalToken = () => oneAtATime(() => logto.getAccessToken(resource));
+const organizationToken = (id) => oneAtATime(() => logto.getOrganizationToken(id));
+
+const globalCall = async (method, path, options = {}) => api(method, path, { token: await globalToken(), ...options });
+const orgCall = async (method, suffix, options = {}) =>
+  api(method, orgPath(suffix), { token: await organizationToken(state.org.id), ...options });
+
+function scopeOf(token) {
+  const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+  return JSON.parse(atob(payload)).scope;
+}
 
 // -- sign in -----------------------------------------------------------------------------------------------------------
-async function signIn(userId) {
-  const minted = await mintToken(userId, 'global_api');
-  state.user = userId;
-  state.token = minted.token;
-  $('signed-in').textContent = `signed in as ${userId} (global API token, scopes: ${minted.scope || 'none'})`;
+async function showSignedIn() {
+  const claims = await logto.getIdTokenClaims();
+  state.user = claims.sub;
+  const scope = scopeOf(await globalToken());
+  $('signed-in').textContent = `signed in as ${claims.username ?? claims.sub} (global API token, scopes: ${scope || 'none'})`;
+  $('sign-in').hidden = true;
+  $('sign-out').hidden = false;
   await showWorkspace();
 }
 
@@ -114,23 +145,21 @@ async function answerInvitation(id, answer) {
 }
 
 // -- one organization --------------------------------------------------------------------------------------------------
-async function organizationToken(orgId) {
-  if (state.standIn) return mintToken(state.user, 'organization', orgId);
-  const token = window.prompt(`Organization token for ${orgId} (from getOrganizationToken in your app):`);
-  if (!token) throw new Error('no organization token');
-  return { token, scope: '(pasted)' };
-}
-
 async function openOrganization(orgId) {
-  const minted = await organizationToken(orgId);
-  state.org = { id: orgId, token: minted.token };
+  state.org = { id: orgId };
+  const scope = scopeOf(await organizationToken(orgId));
   state.page = 1;
   $('organization').hidden = false;
   $('org-id').textContent = orgId;
-  $('org-scopes').textContent = minted.scope || 'none';
+  $('org-scopes').textContent = scope || 'none';
   await load('org-title', loadOrganization);
   await load('roles', loadRoles); // the member rows need the role names
-  await Promise.all([load('me', loadMe), load('members-body', loadMembers), load('org-invitations', loadInvitations)]);
+  await Promise.all([
+    load('me', loadMe),
+    load('members-body', loadMembers),
+    load('org-invitations', loadInvitations),
+    load('activity', () => loadActivity()),
+  ]);
 }
 
 async function loadOrganization() {
@@ -225,6 +254,23 @@ async function revokeInvitation(id) {
   await load('org-invitations', loadInvitations);
 }
 
+// Who did what here: the audit trail, ids only (a change by a person shows their user id; by a machine, its app id).
+async function loadActivity(cursor) {
+  const query = cursor ? `?limit=10&cursor=${encodeURIComponent(cursor)}` : '?limit=10';
+  const { data, headers } = await orgCall('GET', `/audit${query}`);
+  const rows = data.map((entry) => {
+    const who = entry.actor.userId ?? `app ${entry.actor.applicationId}`;
+    const targets = Object.entries(entry.targets).map(([key, value]) => `${key}: ${[].concat(value).join(', ')}`);
+    return h('li', { 'data-action': entry.action }, `${entry.time} — ${who} — `, h('strong', {}, entry.action), targets.length ? ` (${targets.join('; ')})` : '');
+  });
+  if (cursor) $('activity').append(...rows);
+  else $('activity').replaceChildren(...rows);
+  if (!cursor && !data.length) $('activity').append(h('li', {}, 'no activity'));
+  const next = headers.get('Next-Cursor'); // exposed to this origin by Access-Control-Expose-Headers
+  state.activityCursor = next;
+  $('activity-more').hidden = !next;
+}
+
 // -- wiring ------------------------------------------------------------------------------------------------------------
 function onSubmit(id, action) {
   $(id).addEventListener('submit', (event) => {
@@ -241,22 +287,45 @@ async function start() {
     $('invite-link').hidden = false;
     $('invite-link-id').textContent = link[1];
   }
-  state.standIn = config.standIn;
   $('api-url').textContent = config.api;
   api = createApi(config.api, logCall);
-  if (state.standIn) {
-    const info = await (await fetch('/__dev/info')).json();
-    $('user').replaceChildren(...info.users.map((u) => h('option', { value: u.id }, `${u.id} <${u.email}>`)));
-  } else {
-    $('signin-form').hidden = true;
+  const { endpoint, appId } = config.logto;
+  resource = config.logto.resource;
+  $('logto-endpoint').textContent = endpoint ?? '(none)';
+  if (!endpoint || !appId) {
+    $('sign-in').disabled = true;
+    $('signed-in').textContent = 'LOGTO_SPA_APP_ID is not set: register a single-page app for this origin in your Logto and set it';
+    document.body.dataset.ready = 'true';
+    return;
   }
-  onSubmit('signin-form', () => signIn($('user').value));
-  onSubmit('paste-form', async () => {
-    state.user = null;
-    state.token = $('pasted-token').value.trim();
-    $('signed-in').textContent = 'using a pasted token';
-    await showWorkspace();
+  if (config.standIn) {
+    const info = await (await fetch('/__dev/info')).json();
+    $('seeded-users').textContent = `${info.users.map((u) => u.id).join(', ')} — password: ${info.password}`;
+    $('seeded').hidden = false;
+  }
+  logto = new LogtoClient({
+    endpoint,
+    appId,
+    resources: [resource],
+    scopes: [UserScope.Email, UserScope.Organizations, UserScope.OrganizationRoles, ...PERMISSIONS],
   });
+  const origin = window.location.origin;
+  $('sign-in').addEventListener('click', () =>
+    guarded(() => logto.signIn({ redirectUri: `${origin}/callback`, postRedirectUri: window.location.href })),
+  );
+  $('sign-out').addEventListener('click', () => guarded(() => logto.signOut(`${origin}/`)));
+  if (window.location.pathname === '/callback') {
+    // back from the sign-in page: the SDK trades the code for tokens, then returns to postRedirectUri
+    try {
+      await logto.handleSignInCallback(window.location.href);
+      return;
+    } catch (err) {
+      // e.g. a refused code (reused, expired): say so, and offer Sign in again
+      logCall({ method: 'GET', path: '/callback', error: new ApiError(0, err.code ?? 'sign_in', err.message) });
+      window.history.replaceState(null, '', '/');
+    }
+  }
+  if (await logto.isAuthenticated()) await guarded(showSignedIn);
   onSubmit('create-org-form', () => createOrganization($('new-org-name').value));
   onSubmit('rename-form', async () => {
     await orgCall('PATCH', '', { body: { name: $('org-name').value } });
@@ -285,6 +354,8 @@ async function start() {
   $('prev').addEventListener('click', () => { state.page -= 1; load('members-body', loadMembers); });
   $('next').addEventListener('click', () => { state.page += 1; load('members-body', loadMembers); });
   $('page-size').addEventListener('change', () => { state.page = 1; load('members-body', loadMembers); });
+  $('activity-refresh').addEventListener('click', () => load('activity', () => loadActivity()));
+  $('activity-more').addEventListener('click', () => guarded(() => loadActivity(state.activityCursor)));
   document.body.dataset.ready = 'true'; // the browser tests wait for this
 }
 

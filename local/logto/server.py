@@ -28,7 +28,9 @@ Extra, for local use only, under /__dev/:
   POST /__dev/reset      back to the seed (users, organizations, roles, invitations, outbox); the signing keys stay,
                          so tokens minted before still verify (`make invoke`'s event test starts each event from here)
   GET|POST /__dev/connector  {"email": false} simulates a tenant with no e-mail connector (501 connector.not_found)
-  GET  /__dev/info       issuer, resources, users, organizations, applications
+  GET  /__dev/info       issuer, resources, users (and the seeded users' password), organizations, applications,
+                         the SPA apps that sign in here (spaApps: id, redirectUris, postLogoutRedirectUris)
+  GET|POST /__dev/oidc   sign-in settings: {"accessTokenTtl", "codeTtl"} in seconds (oidc.py)
 
 Run: python -m local.logto.server --port 3002 [--data .local] [--reset]   (3001 is the demo console's default port;
 `make local` gives the stand-in a free port unless LOGTO_PORT is set)
@@ -56,8 +58,9 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
-from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD, SPA_APP_ID
 from local.logto.keys import KeyRing
+from local.logto.oidc import console_client, create_oidc
 from local.logto.store import Store, new_id, now_ms
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -96,7 +99,14 @@ def _fault_label(fault: dict[str, Any]) -> str:
     return str(fault["status"]) if fault.get("status") else "slow"
 
 
-def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, api_resource: str) -> Flask:
+def create_app(
+    data_dir: Path,
+    *,
+    issuer_base: str,
+    management_resource: str,
+    api_resource: str,
+    console_url: str = "http://127.0.0.1:3001",
+) -> Flask:
     app = Flask("logto-stand-in")
     # koa-router (Logto's router) is not strict about a trailing slash: `DELETE /api/organizations/{id}/` deletes
     # the organization (notes/logto-observed.md "Routing is not strict about a trailing slash"). Nor does it merge
@@ -119,6 +129,11 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     connectors = {"email": True}
     stats_lock = threading.Lock()
     app.config.update(store=store, keys=keys, issuer=issuer, outbox=outbox)
+    # Discovery, authorization code + PKCE, the sign-in page, end session; the user grants of /oidc/token below.
+    oidc_routes, user_grants, oidc_state = create_oidc(
+        store=store, keys=keys, issuer=issuer, api_resource=api_resource, clients=[console_client(console_url)]
+    )
+    app.register_blueprint(oidc_routes)
 
     # -- plumbing ------------------------------------------------------------------------------------------------------
     @app.errorhandler(LogtoError)
@@ -316,17 +331,6 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
     def jwks() -> Response:
         return _json(keys.jwks, headers={"Cache-Control": "no-cache, max-age=0, must-revalidate"})
 
-    @app.get("/oidc/.well-known/openid-configuration")
-    def discovery() -> Response:
-        return _json(
-            {
-                "issuer": issuer,
-                "jwks_uri": f"{issuer}/jwks",
-                "token_endpoint": f"{issuer}/token",
-                "id_token_signing_alg_values_supported": ["ES384", "RS256"],
-            }
-        )
-
     @app.post("/oidc/token")
     def token() -> Response:
         form = request.form
@@ -345,6 +349,9 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
                 status,
             )
 
+        user_grant = user_grants.get(form.get("grant_type", ""))  # sign-in through the stand-in (oidc.py)
+        if user_grant is not None:
+            return user_grant(form)
         if form.get("grant_type") != "client_credentials":
             return oidc_error(400, "unsupported_grant_type", "unsupported grant_type requested")
         if client_id != M2M_APP_ID:
@@ -955,7 +962,7 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
             user_id = str(data.get("userId"))
             if store.one("SELECT 1 FROM users WHERE id = ?", user_id) is None:
                 return _json({"message": f"unknown user {user_id!r}"}, 400)
-            subject, client_id = user_id, "local-spa"
+            subject, client_id = user_id, SPA_APP_ID  # as the console's app gets them (oidc.py)
             if kind == "global_api":
                 granted = store.global_api_scopes(user_id) | store.org_role_api_scopes(user_id, None)
             elif not org_id or not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
@@ -1085,6 +1092,11 @@ def create_app(data_dir: Path, *, issuer_base: str, management_resource: str, ap
                 "users": users,
                 "organizations": orgs,
                 "applications": apps,
+                "password": SEEDED_PASSWORD,  # every seeded user's, on the sign-in page
+                "spaApps": [
+                    {"id": c.id, "redirectUris": c.redirect_uris, "postLogoutRedirectUris": c.post_logout_redirect_uris}
+                    for c in oidc_state.clients.values()
+                ],
             }
         )
 
@@ -1099,6 +1111,7 @@ def main() -> None:
     parser.add_argument("--reset", action="store_true", help="forget all state (users, organizations, keys)")
     parser.add_argument("--management-resource", default="https://default.logto.app/api")
     parser.add_argument("--api-resource", default="https://api.example.com/org")
+    parser.add_argument("--console-url", default="http://127.0.0.1:3001", help="the demo console (its SPA app)")
     args = parser.parse_args()
     if args.reset:
         for name in ("logto.sqlite", "logto-keys.json"):
@@ -1108,6 +1121,7 @@ def main() -> None:
         issuer_base=f"http://{args.host}:{args.port}",
         management_resource=args.management_resource,
         api_resource=args.api_resource,
+        console_url=args.console_url,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     follow_parent()

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from local.logto.credentials import SPA_APP_ID
+
 SCHEMA_VERSION = 2  # bump when SCHEMA changes: an older local database is discarded and re-seeded
 SCHEMA = """
 PRAGMA foreign_keys = ON;
@@ -63,7 +65,16 @@ CREATE TABLE IF NOT EXISTS invitation_roles (invitation_id TEXT REFERENCES invit
   role_id TEXT REFERENCES org_roles(id) ON DELETE CASCADE, PRIMARY KEY (invitation_id, role_id));
 """
 
-PERMISSIONS = ["org:update", "org:delete", "member:read", "member:add", "member:remove", "role:assign", "member:invite"]
+PERMISSIONS = [
+    "org:update",
+    "org:delete",
+    "member:read",
+    "member:add",
+    "member:remove",
+    "role:assign",
+    "member:invite",
+    "audit:read",  # the audit trail (GET /organizations/{id}/audit): the admin role holds it in both namespaces
+]
 CREATE_PERMISSION = "org:create"
 API_RESOURCE_NAME = "Organization API"
 OTHER_RESOURCE = ("Other API", "https://other.example.com/api")  # same scope names, another resource: a trap
@@ -221,6 +232,10 @@ class Store:
             x(
                 "INSERT INTO applications VALUES (?,?,?,?,?)",
                 (DEMO_APP, "Demo M2M app", "A machine caller in the demo organization", "MachineToMachine", now_ms()),
+            )
+            x(
+                "INSERT INTO applications VALUES (?,?,?,?,?)",
+                (SPA_APP_ID, "Demo console", "The demo console: signs users in with @logto/browser", "SPA", now_ms()),
             )
             x("INSERT INTO org_applications VALUES (?,?)", (DEMO_ORG, DEMO_APP))
             x(

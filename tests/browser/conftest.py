@@ -107,7 +107,10 @@ def require_chromium(path: Path, ci: bool) -> None:
 @pytest.fixture(scope="session")
 def browser():
     require_chromium(CHROMIUM, ci=os.environ.get("CI", "").lower() == "true")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # as long as the pages' own default: on a loaded 2-core machine a sign-in plus a few API calls can pass 5 s
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         # Playwright gives every launch a fresh temporary profile (--user-data-dir) of its own.

@@ -82,7 +82,7 @@ def test_the_same_rules_on_the_wire(stack):
         assert response.status_code == status
         assert response.headers["Access-Control-Allow-Origin"] == stack.console
         assert response.headers["Vary"] == "Origin"
-        assert response.headers["Access-Control-Expose-Headers"] == "Total-Number, Retry-After"
+        assert response.headers["Access-Control-Expose-Headers"] == "Total-Number, Retry-After, Next-Cursor"
 
     # another origin's preflight gets no Allow-Origin, nor do its data-carrying answers
     other = {"Origin": "https://evil.example.com"}

@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from orgapi.routes import ROUTES
+from orgapi.contract.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orgapi.routes import ROUTES, ROUTES_BY_NAME
-from orgapi.verify import _BEARER
+from orgapi.contract.routes import ROUTES, ROUTES_BY_NAME
+from orgapi.tokens.verify import _BEARER
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_VARIABLES = {
@@ -22,6 +22,8 @@ CONTRACT_VARIABLES = {
     "CREATOR_ROLE",
     "LIVE_PERMISSIONS",
     "INVITATION_LINK",
+    "AUDIT_RETENTION_DAYS",
+    "EVENT_BUS_NAME",
 }
 
 
@@ -113,7 +115,12 @@ def test_gateway_errors_are_json_in_the_contract_shape():
 def test_runtime_layer_and_configuration():
     globals_ = TEMPLATE["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13" and globals_["Tracing"] == "Active"
-    assert set(globals_["Environment"]["Variables"]) >= CONTRACT_VARIABLES
+    # The audit trail's names go only to functions whose role may write it (make local refuses a function whose
+    # environment names a resource its role grants nothing on); every other contract variable is global.
+    per_function = {"AUDIT_TABLE", "EVENT_BUS_NAME", "AUDIT_RETENTION_DAYS"}
+    assert set(globals_["Environment"]["Variables"]) >= CONTRACT_VARIABLES - per_function
+    for name in ("CreateOrganizationFunction", "RunCleanupsFunction"):
+        assert set(FUNCTIONS[name]["Properties"]["Environment"]["Variables"]) >= per_function, name
     layer = RESOURCES["SharedLayer"]
     # layers/common/Makefile builds it as python3.13 would, for the same runtime, plus the layer's own bytecode
     # (issue 22: Lambda mounts layers read-only, so code shipped as source compiles at every cold start).
@@ -144,6 +151,10 @@ def test_least_privilege():
             "RunCleanupsFunction",
         }
         expected = ({"IdempotencyTable"} if uses_table else set()) | ({"CleanupTable"} if name in cleanups else set())
+        if name == "RunCleanupsFunction" or (
+            route is not None and (route.method != "GET" or route.name == "list_audit")
+        ):
+            expected.add("AuditTable")  # writes its entries (reads them: list_audit; publishes late ones: clean-up)
         assert tables == expected, name  # only what the route table (and the clean-up design) says needs it
         assert ("CLEANUP_TABLE" in variables) == (name in cleanups), name
 
@@ -210,8 +221,8 @@ def test_samconfig_has_the_three_environments():
 
 
 def test_invitation_link_parameter_accepts_what_the_functions_accept():
-    from orgapi.config import load_settings
-    from orgapi.errors import ConfigError
+    from orgapi.base.config import load_settings
+    from orgapi.base.errors import ConfigError
 
     parameter = TEMPLATE["Parameters"]["InvitationLink"]
     assert parameter["Default"] == "" and TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][
@@ -344,5 +355,68 @@ def test_gateway_responses_carry_cors_headers(origins, allow_origin):
             assert headers == {
                 "Access-Control-Allow-Origin": allow_origin,
                 "Vary": "'Origin'",
-                "Access-Control-Expose-Headers": "'Total-Number, Retry-After'",
+                "Access-Control-Expose-Headers": "'Total-Number, Retry-After, Next-Cursor'",
             }, kind
+
+
+def _statements(name):
+    return [
+        statement
+        for policy in FUNCTIONS[name]["Properties"].get("Policies", [])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
+def _actions(statement):
+    actions = statement["Action"]
+    return set(actions if isinstance(actions, list) else [actions])
+
+
+BUS_ARN = {
+    "Fn::If": [
+        "CreateEventBus",
+        {"Fn::GetAtt": "EventBus.Arn"},
+        {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"},
+    ]
+}
+
+
+def test_audit_table_bus_and_their_grants():
+    table = RESOURCES["AuditTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["organizationId", "sk"]  # newest first per org
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "unpublished"
+    assert RESOURCES["EventBus"]["Condition"] == "CreateEventBus"
+    assert TEMPLATE["Conditions"]["CreateEventBus"] == {"Fn::Equals": [{"Ref": "EventBusName"}, ""]}
+    assert TEMPLATE["Parameters"]["AuditRetentionDays"]["Default"] == 90
+    bus = {"Fn::If": ["CreateEventBus", {"Ref": "EventBus"}, {"Ref": "EventBusName"}]}
+    for name, function in FUNCTIONS.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        statements = _statements(name)
+        events = [s for s in statements if any(a.startswith("events:") for a in _actions(s))]
+        audit = [s for s in statements if "AuditTable" in json.dumps(s["Resource"])]
+        route = ROUTE_OF_FUNCTION.get(name)
+        writes = route is not None and route.method != "GET"
+        if writes or name == "RunCleanupsFunction":
+            assert variables["AUDIT_TABLE"] == {"Ref": "AuditTable"} and variables["EVENT_BUS_NAME"] == bus, name
+        if writes:
+            assert [(_actions(s), s["Resource"]) for s in events] == [({"events:PutEvents"}, BUS_ARN)], name
+            assert [_actions(s) for s in audit] == [{"dynamodb:PutItem", "dynamodb:UpdateItem"}], name
+        elif name == "RunCleanupsFunction":
+            assert [(_actions(s), s["Resource"]) for s in events] == [({"events:PutEvents"}, BUS_ARN)]
+            assert sorted(map(sorted, map(_actions, audit))) == [["dynamodb:Query"], ["dynamodb:UpdateItem"]]
+        elif name == "ListAuditFunction":
+            assert events == [] and [_actions(s) for s in audit] == [{"dynamodb:Query"}]
+            assert "EVENT_BUS_NAME" not in variables  # it reads the trail, and publishes nothing
+        else:
+            assert events == [] and audit == [], name  # reads never touch the trail or the bus
+            assert "AUDIT_TABLE" not in variables and "EVENT_BUS_NAME" not in variables, name
+
+
+def test_unpublished_events_raise_an_alarm():
+    alarm = _alarms()["UnpublishedEventsAlarm"]
+    assert alarm["MetricName"] == "EventsUnpublished" and alarm["Namespace"] == "LogtoOrgApi"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "run_cleanups"}]

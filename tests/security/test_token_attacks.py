@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from orgapi.routes import TokenKind
-from orgapi.verify import TokenRejected
+from orgapi.contract.kinds import TokenKind
+from orgapi.tokens.verify import TokenRejected
 from tests.support.jwt_factory import (
     API_RESOURCE,
     DROP,
@@ -574,7 +574,7 @@ def test_base64url_decoding_accepts_exactly_the_canonical_spelling():
     import base64
     import os
 
-    from orgapi.verify import _b64url_decode
+    from orgapi.tokens.verify import _b64url_decode
 
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     for length in range(1, 40):

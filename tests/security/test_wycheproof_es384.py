@@ -1,5 +1,5 @@
 """All 280 Wycheproof ECDSA P-384/SHA-384 P1363 vectors through the exact verify path the authorizer uses
-(jose key built by orgapi.jwks.parse_jwks, python-jose with the cryptography backend)."""
+(jose key built by orgapi.tokens.jwks.parse_jwks, python-jose with the cryptography backend)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import jose.backends
 import pytest
 
-from orgapi.jwks import parse_jwks
+from orgapi.tokens.jwks import parse_jwks
 from tests.support.jwt_factory import b64u
 
 VECTORS = json.loads((Path(__file__).parent.parent / "data" / "ecdsa_secp384r1_sha384_p1363_test.json").read_text())

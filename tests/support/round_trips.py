@@ -28,7 +28,7 @@ from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = "demo0org0001"
-ALL = "org:create org:update org:delete member:read member:add member:remove role:assign member:invite"
+ALL = "org:create org:update org:delete member:read member:add member:remove role:assign member:invite audit:read"
 
 
 @dataclass(frozen=True)
@@ -308,5 +308,6 @@ SCENARIOS: list[Scenario] = [
         "my e-mail beside the invitation; decline",
     ),
     *_org_kinds("get_own_membership", 1, 2, _simple("get_own_membership"), "{live}"),
+    *_org_kinds("list_audit", 1, 2, _simple("list_audit"), "{live} (then the audit table: DynamoDB, not Logto)"),
     *_org_kinds("leave_organization", 3, 4, _leave, "{live}; under the lease: the creator holders; DELETE"),
 ]

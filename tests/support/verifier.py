@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgapi.config import load_settings
-from orgapi.jwks import JwksCache
-from orgapi.verify import TokenVerifier
+from orgapi.base.config import load_settings
+from orgapi.tokens.jwks import JwksCache
+from orgapi.tokens.verify import TokenVerifier
 from tests.support.jwt_factory import API_RESOURCE, ENDPOINT, SigningKey
 
 

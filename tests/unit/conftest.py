@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.audit_resources import create_audit_resources
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
 from tests.support.logto_standin import InProcessLogto
 
@@ -50,7 +51,15 @@ def aws(monkeypatch):
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             )
-        yield SimpleNamespace(secrets=sm, dynamodb=ddb)
+        events = boto3.client("events", region_name="eu-west-1")
+        create_audit_resources(ddb, events, "audit", "changes")
+        # A consumer of the change events: a rule on the bus delivering every orgapi event to a queue.
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        queue = sqs.create_queue(QueueName="consumer")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventBusName="changes", EventPattern=json.dumps({"source": ["orgapi"]}))
+        events.put_targets(Rule="all", EventBusName="changes", Targets=[{"Id": "consumer", "Arn": arn}])
+        yield SimpleNamespace(secrets=sm, dynamodb=ddb, events=events, sqs=sqs, queue=queue)
 
 
 @pytest.fixture
@@ -58,8 +67,8 @@ def handlers(logto, aws, monkeypatch):
     """Load functions/<name>/app.py fresh for each test, with settings pointing at the stand-in."""
     from aws_lambda_powertools.utilities import parameters
 
-    from orgapi import operations, services
-    from orgapi.operations import organizations
+    from orgapi import operations
+    from orgapi.operations import organizations, services
 
     monkeypatch.setenv("LOGTO_ENDPOINT", logto.url)
     monkeypatch.setenv("API_RESOURCE", "https://api.example.com/org")
@@ -67,6 +76,8 @@ def handlers(logto, aws, monkeypatch):
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "idem")
     monkeypatch.setenv("INVITATION_LINK", "https://app.example.com/invite/{invitationId}?via=mail")
     monkeypatch.setenv("CLEANUP_TABLE", "cleanups")
+    monkeypatch.setenv("AUDIT_TABLE", "audit")
+    monkeypatch.setenv("EVENT_BUS_NAME", "changes")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     parameters.clear_caches()

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orgapi.routes import ROUTES
+from orgapi.contract.routes import ROUTES
 from tests.support.http_stub import StubServer
 from tests.support.iam import evaluate, method_arn
 from tests.support.jwt_factory import API_RESOURCE, ORG, SigningKey, token

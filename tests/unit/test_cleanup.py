@@ -6,8 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orgapi.cleanup import CleanupBusy, CleanupStore, run_pending
-from orgapi.deadline import Deadline
+from orgapi.base.deadline import Deadline
+from orgapi.outcomes.cleanup import CleanupBusy, CleanupStore, run_pending
 
 
 class Clock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orgapi.config import load_settings
-from orgapi.errors import ConfigError
+from orgapi.base.config import load_settings
+from orgapi.base.errors import ConfigError
 
 
 def test_contract_defaults_for_logto_cloud():
@@ -78,7 +78,7 @@ def test_a_misconfigured_function_fails_at_cold_start(function, monkeypatch):
     import importlib.util
     from pathlib import Path
 
-    from orgapi import services
+    from orgapi.operations import services
 
     services.services.cache_clear()
     for name in ("LOGTO_ENDPOINT", "API_RESOURCE", "M2M_SECRET_ID"):
@@ -91,7 +91,7 @@ def test_a_misconfigured_function_fails_at_cold_start(function, monkeypatch):
 
 
 def test_invitation_link_is_optional_and_filled_with_the_id():
-    from orgapi.config import invitation_link_for
+    from orgapi.base.config import invitation_link_for
 
     assert load_settings({"LOGTO_ENDPOINT": "https://x"}).invitation_link is None
     template = "https://app.example.com/invite/{invitationId}?from=mail"
@@ -127,7 +127,7 @@ def test_every_setting_is_settable_and_none_is_dead():
     """Finding 8: invitation_default_days/invitation_max_days were never used, and two JWKS settings could not be set."""
     import dataclasses
 
-    from orgapi.config import Settings
+    from orgapi.base.config import Settings
 
     names = {f.name for f in dataclasses.fields(Settings)}
     assert not {"invitation_default_days", "invitation_max_days"} & names
@@ -169,7 +169,7 @@ def test_create_function_fails_to_start_without_its_tables(missing, monkeypatch)
     import importlib.util
     from pathlib import Path
 
-    from orgapi import services
+    from orgapi.operations import services
 
     services.services.cache_clear()
     env = {"LOGTO_ENDPOINT": "https://x", "M2M_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "idem", "CLEANUP_TABLE": "clean"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from orgapi.config import load_settings
-from orgapi.cors import CorsPolicy, parse_allowed_origins, request_origin, with_cors
-from orgapi.errors import ConfigError
+from orgapi.base.config import load_settings
+from orgapi.base.cors import CorsPolicy, parse_allowed_origins
+from orgapi.base.errors import ConfigError
+from orgapi.gateway.cors import request_origin, with_cors
 from tests.unit.test_operations import call, org_context
 
 APP = "https://app.example.com"
@@ -65,7 +66,7 @@ def test_headers_for_allowed_and_other_origins():
     assert allowed == {
         "Access-Control-Allow-Origin": LOCAL,
         "Vary": "Origin",
-        "Access-Control-Expose-Headers": "Total-Number, Retry-After",
+        "Access-Control-Expose-Headers": "Total-Number, Retry-After, Next-Cursor",
     }
     for other in ("https://evil.example.com", "https://app.example.com.evil.example", "null", None):
         headers = policy.headers(other)
@@ -96,7 +97,9 @@ def cors_handlers(handlers, monkeypatch):
 def test_operation_success_and_errors_carry_cors_for_an_allowed_origin(cors_handlers):
     status, _, headers = call(cors_handlers, "list_members", headers={"origin": LOCAL})
     assert status == 200 and headers["Access-Control-Allow-Origin"] == LOCAL and headers["Vary"] == "Origin"
-    assert headers["Access-Control-Expose-Headers"] == "Total-Number, Retry-After" and headers["Total-Number"]
+    assert (
+        headers["Access-Control-Expose-Headers"] == "Total-Number, Retry-After, Next-Cursor" and headers["Total-Number"]
+    )
     # an operation error (defence in depth: another organization) is readable by the app too
     status, body, headers = call(
         cors_handlers, "list_members", headers={"Origin": LOCAL}, authorizer=org_context(org="someoneelse")

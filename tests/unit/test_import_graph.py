@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Never needed to verify a token from a JWK and build a policy. (botocore's package itself is imported by Powertools'
 # user-agent hook, which checks whether boto is there; a session or client never is.)
 HEAVY = (
-    "cryptography.x509",  # python-jose's PEM-certificate support (orgapi.jose_backend keeps it out)
+    "cryptography.x509",  # python-jose's PEM-certificate support (orgapi.tokens.jose_backend keeps it out)
     "cryptography.hazmat.primitives.serialization",  # PEM and SSH key parsing, likewise
     "urllib.request",  # the JWKS fetch imports it when it fetches
     "http.client",
@@ -65,7 +65,7 @@ def test_python_jose_verifies_with_the_cryptography_backend():
     """The verifier is still python-jose, on cryptography (not its pure-python fallbacks)."""
     code = (
         "import app, json, sys\n"
-        "from orgapi import jose_backend\n"
+        "from orgapi.tokens import jose_backend\n"
         "print(json.dumps([jose_backend.backends.ECKey.__name__, jose_backend.backends.RSAKey.__name__,"
         " 'jose.backends.cryptography_backend' in sys.modules]))"
     )
@@ -77,7 +77,7 @@ def test_what_python_jose_was_spared_still_works_when_asked_for():
     import of those modules gets the real ones."""
     code = """
 import datetime, json, sys
-from orgapi.jose_backend import backends, jwk
+from orgapi.tokens.jose_backend import backends, jwk
 from jose.backends import cryptography_backend as cb
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives import hashes
@@ -104,6 +104,6 @@ print(json.dumps(before + [from_pem.verify(b"data", signature), from_cert.verify
 
 @pytest.mark.parametrize("already", ["cryptography.x509", "cryptography.hazmat.primitives.serialization"])
 def test_a_module_already_loaded_is_used_as_it_is(already):
-    code = f"import {already} as real, sys\nfrom orgapi import jose_backend\nimport json\n"
+    code = f"import {already} as real, sys\nfrom orgapi.tokens import jose_backend\nimport json\n"
     code += f"print(json.dumps([sys.modules['{already}'] is real]))"
     assert fresh_interpreter(code) == [True]

@@ -114,7 +114,7 @@ def test_resend_of_an_expired_invitation_is_409(handlers, logto):
 
 
 def test_without_invitation_link_nothing_is_emailed_and_resend_says_why(handlers, logto, monkeypatch):
-    from orgapi import services
+    from orgapi.operations import services
 
     monkeypatch.delenv("INVITATION_LINK")
     services.services.cache_clear()

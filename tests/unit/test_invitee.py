@@ -9,14 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from orgapi.api import Request
-from orgapi.caller import Caller
-from orgapi.deadline import Deadline
-from orgapi.errors import Conflict, Forbidden, NotFound
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.management import StatusChangeRefused
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Conflict, Forbidden, NotFound
+from orgapi.contract.routes import ROUTES_BY_NAME, TokenKind
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations import invitee
-from orgapi.routes import ROUTES_BY_NAME, TokenKind
+from orgapi.operations.request import Request
+from orgapi.tokens.identity import Caller
 
 DAY_MS = 86_400_000
 
@@ -94,7 +94,7 @@ def request(name, *, sub="dave", client="spa", invitation_id="inv1"):
 
 
 def services(logto):
-    return SimpleNamespace(logto=logto, settings=SimpleNamespace())
+    return SimpleNamespace(logto=logto, settings=SimpleNamespace(), audit=None)
 
 
 def accepted_by(user):
@@ -213,7 +213,7 @@ def test_a_lost_answer_when_nothing_changed_is_the_error():
         raise NoAnswer("timeout", maybe_applied=True)
 
     logto.on_accept = lose
-    with pytest.raises(NoAnswer):  # the handler maps it to 504 (orgapi.upstream)
+    with pytest.raises(NoAnswer):  # the handler maps it to 504 (orgapi.logto.upstream)
         invitee.accept_invitation(request("accept_invitation"), services(logto))
 
 

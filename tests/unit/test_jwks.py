@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from orgapi.jwks import JwksCache, JwksUnavailable, parse_jwks
+from orgapi.tokens.jwks import JwksCache, JwksUnavailable, parse_jwks
 from tests.support.jwt_factory import SigningKey
 from tests.support.verifier import Clock, FakeJwksServer
 

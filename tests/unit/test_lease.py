@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orgapi.deadline import Deadline
-from orgapi.lease import LeaseStore, OrganizationBusy
+from orgapi.base.deadline import Deadline
+from orgapi.rules.lease import LeaseStore, OrganizationBusy
 
 
 @pytest.fixture

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 import responses
 
-from orgapi.config import load_settings
-from orgapi.deadline import Deadline
-from orgapi.errors import UpstreamError
-from orgapi.logto_http import MAX_RESPONSE_BYTES, HttpSender, NoAnswer
-from orgapi.m2m import M2MTokenProvider
-from orgapi.management import ManagementApi
-from orgapi.roles import RoleDirectory
-from orgapi.secrets import M2MCredentials
-from orgapi.upstream import api_error
+from orgapi.base.config import load_settings
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import UpstreamError
+from orgapi.logto.http import MAX_RESPONSE_BYTES, HttpSender, NoAnswer
+from orgapi.logto.m2m import M2MTokenProvider
+from orgapi.logto.management import ManagementApi
+from orgapi.logto.secrets import M2MCredentials
+from orgapi.logto.upstream import api_error
+from orgapi.rules.role_directory import RoleDirectory
 
 
 class RawServer:
@@ -453,7 +453,7 @@ def test_a_compressed_role_list_gives_the_roles_not_none(serve):
 
 
 def test_jwks_asks_for_identity_and_refuses_a_compressed_key_set(serve):
-    from orgapi.jwks import JwksUnavailable, fetch_jwks_document
+    from orgapi.tokens.jwks import JwksUnavailable, fetch_jwks_document
 
     keys = json.dumps({"keys": [{"kty": "EC", "crv": "P-384", "kid": "k" * 1200}]}).encode()
     server = serve(lambda headers: http_response(gzip.compress(keys), encoding="gzip"))

@@ -8,8 +8,8 @@ import time
 import pytest
 import responses
 
-from orgapi.deadline import Deadline
-from orgapi.errors import (
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import (
     BadRequest,
     Conflict,
     NotFound,
@@ -19,8 +19,8 @@ from orgapi.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from orgapi.logto_http import HttpSender, LogtoError, LogtoResponse, NoAnswer, RetryPolicy, parse_retry_after
-from orgapi.upstream import api_error
+from orgapi.logto.http import HttpSender, LogtoError, LogtoResponse, NoAnswer, RetryPolicy, parse_retry_after
+from orgapi.logto.upstream import api_error
 from tests.support.http_stub import StubServer
 
 URL = "https://tenant.logto.app/api/organizations/o1"

@@ -10,14 +10,14 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
-from orgapi.config import load_settings
-from orgapi.deadline import Deadline
-from orgapi.errors import ServiceUnavailable, UpstreamError
-from orgapi.logto_http import HttpSender, LogtoError
-from orgapi.m2m import EXPIRY_SKEW_SECONDS, M2MTokenProvider
-from orgapi.management import ManagementApi
-from orgapi.secrets import M2MCredentials
-from orgapi.upstream import api_error
+from orgapi.base.config import load_settings
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ServiceUnavailable, UpstreamError
+from orgapi.logto.http import HttpSender, LogtoError
+from orgapi.logto.m2m import EXPIRY_SKEW_SECONDS, M2MTokenProvider
+from orgapi.logto.management import ManagementApi
+from orgapi.logto.secrets import M2MCredentials
+from orgapi.logto.upstream import api_error
 
 SETTINGS = load_settings({"LOGTO_ENDPOINT": "https://tenant.logto.app", "M2M_SECRET_ID": "s"})
 TOKEN_URL = "https://tenant.logto.app/oidc/token"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from orgapi.errors import BadRequest
-from orgapi.jsonbody import MAX_DEPTH, parse_object
-from orgapi.management import _seg
-from orgapi.routes import ROUTES
+from orgapi.base.errors import BadRequest
+from orgapi.base.jsonbody import MAX_DEPTH, parse_object
+from orgapi.contract.routes import ROUTES
+from orgapi.logto.management import _seg
 from tests.unit.test_operations import call
 
 # What API Gateway hands over in pathParameters for these request paths (it URL-decodes once), and the raw forms.

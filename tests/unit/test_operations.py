@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
-from orgapi.routes import ROUTES
+from orgapi.contract.routes import ROUTES
 from tests.unit.conftest import Context
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = "demo0org0001"
 JSON_ONLY = {"Content-Type": "application/json"}  # no Idempotency-Key
-ALL = "org:update org:delete member:read member:add member:remove role:assign member:invite"
+ALL = "org:update org:delete member:read member:add member:remove role:assign member:invite audit:read"
 
 
 def event(name, *, body=None, authorizer=None, path=None, headers=None, query=None):
@@ -167,7 +167,7 @@ def test_orphan_guard_counts_other_creators(handlers):
 
 
 def test_unexpected_errors_are_a_json_500(handlers, monkeypatch):
-    from orgapi.management import ManagementApi
+    from orgapi.logto.management import ManagementApi
 
     monkeypatch.setattr(ManagementApi, "get_organization", lambda *a, **k: 1 / 0)
     status, body, _ = call(handlers, "get_organization")

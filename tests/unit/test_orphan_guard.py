@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from orgapi.deadline import Deadline
-from orgapi.errors import Conflict
-from orgapi.orphan_guard import PAGE, ensure_not_last_creator
-from orgapi.roles import OrganizationRole, RoleCatalog
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Conflict
+from orgapi.rules.orphan_guard import PAGE, ensure_not_last_creator
+from orgapi.rules.roles import OrganizationRole, RoleCatalog
 
 
 class MembersIgnoringTheFilter:

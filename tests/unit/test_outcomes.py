@@ -8,9 +8,9 @@ import json
 import pytest
 import responses
 
-from orgapi.deadline import Deadline
-from orgapi.logto_http import HttpSender, LogtoError
-from orgapi.management import ManagementApi
+from orgapi.base.deadline import Deadline
+from orgapi.logto.http import HttpSender, LogtoError
+from orgapi.logto.management import ManagementApi
 from tests.unit.test_m2m import SETTINGS, TOKEN_URL, provider, token_response
 from tests.unit.test_operations import DEMO, call
 

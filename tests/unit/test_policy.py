@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from orgapi.policy import BadMethodArn, arn_prefix, build_policy
-from orgapi.routes import ROUTES, TokenKind, required_permission
-from orgapi.verify import VerifiedToken
+from orgapi.contract.routes import ROUTES, TokenKind, required_permission
+from orgapi.tokens.policy import BadMethodArn, arn_prefix, build_policy
+from orgapi.tokens.verify import VerifiedToken
 from tests.support.iam import evaluate, method_arn
 
 ORG, OTHER = "org1abc", "org2xyz"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from orgapi.access import Access
-from orgapi.caller import Caller
-from orgapi.deadline import Deadline
-from orgapi.errors import Forbidden, Unprocessable
-from orgapi.roles import OrganizationRole, RoleCatalog, RoleDirectory
-from orgapi.routes import TokenKind
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import Forbidden, Unprocessable
+from orgapi.contract.kinds import TokenKind
+from orgapi.rules.access import Access
+from orgapi.rules.role_directory import RoleDirectory
+from orgapi.rules.roles import OrganizationRole, RoleCatalog
+from orgapi.tokens.identity import Caller
 
 API = "https://api.example.com/org"
 

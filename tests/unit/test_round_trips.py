@@ -40,3 +40,11 @@ def test_the_count_is_of_chains_not_of_calls():
     one_after_another = [Call("GET", "/a", "", 0, 1), Call("GET", "/b", "", 2, 3)]
     mixed = [*side_by_side, Call("PATCH", "/c", "", 4, 5)]
     assert (rounds(side_by_side), rounds(one_after_another), rounds(mixed), rounds([])) == (1, 2, 2, 0)
+
+
+def test_every_route_and_token_kind_has_a_scenario():
+    """A new route (or a kind added to one) gets its minimum written down here before it ships."""
+    from orgapi.contract.routes import ROUTES
+
+    covered = {(s.route, s.kind) for s in SCENARIOS}
+    assert {(r.name, kind.value) for r in ROUTES for kind in r.kinds} <= covered

@@ -1,4 +1,4 @@
-"""orgapi.side_by_side: reads made together answer as if made one after the other (issue 22)."""
+"""orgapi.base.side_by_side: reads made together answer as if made one after the other (issue 22)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from orgapi.side_by_side import ReadsAhead, together
+from orgapi.base.side_by_side import ReadsAhead, together
 
 
 def test_results_come_in_order_and_the_reads_overlap():

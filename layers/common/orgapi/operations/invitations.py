@@ -6,16 +6,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from orgapi import changes, views
-from orgapi.api import Request, Result
-from orgapi.config import invitation_link_for
-from orgapi.deadline import Deadline
-from orgapi.errors import ApiError, Conflict, NotFound, Unprocessable
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.observability import logger
+from orgapi.base.config import invitation_link_for
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import ApiError, Conflict, NotFound, Unprocessable
+from orgapi.base.observability import logger
+from orgapi.contract import views
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.upstream import api_error
 from orgapi.operations.members import fresh_catalog
-from orgapi.services import Services
-from orgapi.upstream import api_error
+from orgapi.operations.request import Request, Result
+from orgapi.operations.services import Services
+from orgapi.outcomes import audit, changes
 
 DAY_MS = 86_400_000
 ENDING_STATUSES = ("Accepted", "Revoked", "Expired")  # Logto's endingStatuses (libraries/organization-invitation.ts)
@@ -52,7 +53,7 @@ def list_invitations(request: Request, services: Services) -> Result:
 
 
 def create_invitation(request: Request, services: Services) -> Result:
-    from orgapi.models import CreateInvitation  # pydantic is loaded only by operations that parse input
+    from orgapi.contract.models import CreateInvitation  # pydantic is loaded only by operations that parse input
 
     body = request.body(CreateInvitation)
     roles = fresh_catalog(request, services).resolve(body.roleNames)
@@ -71,6 +72,14 @@ def create_invitation(request: Request, services: Services) -> Result:
         payload["inviterId"] = request.caller.subject
     invitation = changes.create_invitation(services.logto, payload, request.deadline)
     request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.created",
+        request.path["organizationId"],
+        invitationId=request.audit_targets["invitationId"],
+        roleNames=request.audit_targets["roleNames"],
+    )
     result = views.invitation(invitation)
     template = services.settings.invitation_link
     if template:
@@ -115,6 +124,18 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
 
 
 def revoke_invitation(request: Request, services: Services) -> Result:
+    result = _revoke(request, services)  # every way it answers 204 is a revocation that happened
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.revoked",
+        request.path["organizationId"],
+        invitationId=request.path["invitationId"],
+    )
+    return result
+
+
+def _revoke(request: Request, services: Services) -> Result:
     invitation = _this_organizations_invitation(request, services)
     if invitation.get("status") != "Pending":
         raise _not_pending()  # revoked, accepted or expired before this request
@@ -167,4 +188,12 @@ def send_invitation_message(request: Request, services: Services) -> Result:
         # that (202, sent unknown) rather than report a failure for what may have happened.
         logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
         return Result(202, {"sent": None, "code": api_error(failure).code})
+    # Sent (204): the one outcome recorded. The 202 above records nothing: nobody knows whether it went out.
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.message_sent",
+        request.path["organizationId"],
+        invitationId=invitation_id,
+    )
     return Result(204)

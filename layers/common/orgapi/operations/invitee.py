@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from orgapi import views
-from orgapi.api import Request, Result
-from orgapi.errors import Conflict, Forbidden, NotFound
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.management import StatusChangeRefused
-from orgapi.observability import logger
+from orgapi.base.errors import Conflict, Forbidden, NotFound
+from orgapi.base.observability import logger
+from orgapi.base.side_by_side import together
+from orgapi.contract import views
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations.invitations import ensure_pending, now_ms
-from orgapi.services import Services
-from orgapi.side_by_side import together
+from orgapi.operations.request import Request, Result
+from orgapi.operations.services import Services
+from orgapi.outcomes import audit
 
 
 def _missing(error: LogtoError) -> bool:
@@ -148,6 +149,14 @@ def accept_invitation(request: Request, services: Services) -> Result:
         if not error.maybe_applied:  # refused, or never sent: nothing happened
             raise
         invitation = _settled(request, services, "Accepted", error)
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.accepted",
+        organization_id,
+        invitationId=invitation_id,
+        userIds=[user_id],
+    )
     return Result(200, views.invitation(invitation))
 
 
@@ -161,4 +170,11 @@ def decline_invitation(request: Request, services: Services) -> Result:
             raise
         # an ending status after all (Logto: 422 request.invalid_input), or a lost answer: read it back
         declined = _settled(request, services, "Revoked", None if ending and not error.maybe_applied else error)
+    audit.record(
+        services.audit,
+        request.caller,
+        "invitation.declined",
+        str(invitation.get("organizationId") or ""),
+        invitationId=request.path["invitationId"],
+    )
     return Result(200, views.invitation(declined or {**invitation, "status": "Revoked"}))

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from orgapi import changes, views
-from orgapi.api import Request, Result
-from orgapi.cleanup import STRANDED_MEMBER
-from orgapi.errors import NotFound
-from orgapi.observability import logger
-from orgapi.orphan_guard import guarded_change
-from orgapi.roles import RoleCatalog
-from orgapi.services import Services
+from orgapi.base.errors import NotFound
+from orgapi.base.observability import logger
+from orgapi.contract import views
+from orgapi.operations.request import Request, Result
+from orgapi.operations.services import Services
+from orgapi.outcomes import audit, changes
+from orgapi.outcomes.cleanup import STRANDED_MEMBER
+from orgapi.rules.orphan_guard import guarded_change
+from orgapi.rules.roles import RoleCatalog
 
 
 def list_members(request: Request, services: Services) -> Result:
-    from orgapi.models import MembersQuery  # pydantic is loaded only by operations that parse input
+    from orgapi.contract.models import MembersQuery  # pydantic is loaded only by operations that parse input
 
     query = request.query_as(MembersQuery)
     filters = {"q": query.q} if query.q else {}
@@ -29,7 +30,7 @@ def list_members(request: Request, services: Services) -> Result:
 
 
 def add_members(request: Request, services: Services) -> Result:
-    from orgapi.models import AddMembers
+    from orgapi.contract.models import AddMembers
 
     body = request.body(AddMembers)
     organization_id = request.path["organizationId"]
@@ -52,7 +53,7 @@ def add_members(request: Request, services: Services) -> Result:
         if existing:
             request.access.require(_role_assign(services))
 
-    # All or nothing: members whose role grant fails are removed again (orgapi.changes.add_members). Under the
+    # All or nothing: members whose role grant fails are removed again (orgapi.outcomes.changes.add_members). Under the
     # organization's lease when roles are granted, so a rank check running beside it sees the grant or not at all.
     with services.leases().hold(organization_id, request.deadline) if roles else nullcontext():
         changes.add_members(
@@ -64,6 +65,14 @@ def add_members(request: Request, services: Services) -> Result:
             stranded,
             existing_members_get_roles,
         )
+    audit.record(
+        services.audit,
+        request.caller,
+        "member.added",
+        organization_id,
+        userIds=body.userIds,
+        roleNames=[r.name for r in roles],
+    )
     return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
 
 
@@ -75,11 +84,12 @@ def remove_member(request: Request, services: Services) -> Result:
     with guarded_change(services, organization_id, user_id, catalog, request.deadline, beside=target) as target_roles:
         request.access.ensure_outranks(user_id, target_roles)
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
+    audit.record(services.audit, request.caller, "member.removed", organization_id, userIds=[user_id])
     return Result(204)
 
 
 def replace_member_roles(request: Request, services: Services) -> Result:
-    from orgapi.models import ReplaceMemberRoles
+    from orgapi.contract.models import ReplaceMemberRoles
 
     body = request.body(ReplaceMemberRoles)
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
@@ -96,11 +106,19 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     ) as target_roles:
         request.access.ensure_outranks(user_id, target_roles)
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
+    audit.record(
+        services.audit,
+        request.caller,
+        "member.roles_replaced",
+        organization_id,
+        userIds=[user_id],
+        roleNames=[r.name for r in roles],
+    )
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
 
 
 def _role_assign(services: Services) -> str | None:
-    from orgapi.routes import ROUTES_BY_NAME, required_permission
+    from orgapi.contract.routes import ROUTES_BY_NAME, required_permission
 
     return required_permission(ROUTES_BY_NAME["replace_member_roles"], services.settings.permission_overrides)
 

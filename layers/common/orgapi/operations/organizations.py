@@ -6,11 +6,8 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from orgapi import changes, creation, views
-from orgapi.api import Request, Result
-from orgapi.caller import Caller
-from orgapi.deadline import Deadline
-from orgapi.errors import (
+from orgapi.base.deadline import Deadline
+from orgapi.base.errors import (
     ApiError,
     BadRequest,
     Conflict,
@@ -19,19 +16,23 @@ from orgapi.errors import (
     Unprocessable,
     UpstreamError,
 )
-from orgapi.logto_http import LogtoError, NoAnswer
-from orgapi.observability import logger
+from orgapi.base.observability import logger
+from orgapi.contract import views
+from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.operations.request import Request, Result
+from orgapi.outcomes import audit, changes, creation
+from orgapi.tokens.identity import Caller
 
 if TYPE_CHECKING:
-    from orgapi.models import CreateOrganization
-from orgapi.services import Services
+    from orgapi.contract.models import CreateOrganization
+from orgapi.operations.services import Services
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 def create_organization(request: Request, services: Services) -> Result:
-    from orgapi.models import CreateOrganization  # pydantic is loaded only by operations that parse input
+    from orgapi.contract.models import CreateOrganization  # pydantic is loaded only by operations that parse input
 
     body = request.body(CreateOrganization)
     if not request.caller.is_user:
@@ -52,7 +53,7 @@ def create_organization(request: Request, services: Services) -> Result:
 def _create(
     services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline, key: str | None
 ) -> dict[str, Any]:
-    """Create the organization with the caller as CREATOR_ROLE member, or nothing (orgapi.creation)."""
+    """Create the organization with the caller as CREATOR_ROLE member, or nothing (orgapi.outcomes.creation)."""
     creator_role = services.roles.cached(deadline).named(services.settings.creator_role)
     if creator_role is None:
         logger.error("creator_role_missing", extra={"role": services.settings.creator_role})
@@ -69,6 +70,7 @@ def _create(
         deadline=deadline,
     )
     logger.info("organization_created", extra={"created_organization_id": organization["id"]})
+    audit.record(services.audit, caller, "organization.created", organization["id"])  # not on a key's replay
     return {
         **views.organization(organization),
         "organizationRoles": [{"id": creator_role.id, "name": creator_role.name}],
@@ -147,14 +149,16 @@ def get_organization(request: Request, services: Services) -> Result:
 
 
 def update_organization(request: Request, services: Services) -> Result:
-    from orgapi.models import UpdateOrganization
+    from orgapi.contract.models import UpdateOrganization
 
     body = request.body(UpdateOrganization)
     fields = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
     updated = changes.update_organization(services.logto, request.path["organizationId"], fields, request.deadline)
+    audit.record(services.audit, request.caller, "organization.updated", request.path["organizationId"])
     return Result(200, views.organization(updated))
 
 
 def delete_organization(request: Request, services: Services) -> Result:
     changes.delete_organization(services.logto, request.path["organizationId"], request.deadline)
+    audit.record(services.audit, request.caller, "organization.deleted", request.path["organizationId"])
     return Result(204)

@@ -6,13 +6,13 @@ actions by what this service will allow now, and a caller removed since the toke
 
 from __future__ import annotations
 
-from orgapi import changes
-from orgapi.api import Request, Result
-from orgapi.errors import Forbidden
-from orgapi.logto_http import LogtoError
+from orgapi.base.errors import Forbidden
+from orgapi.logto.http import LogtoError
 from orgapi.operations.members import fresh_catalog
-from orgapi.orphan_guard import guarded_change
-from orgapi.services import Services
+from orgapi.operations.request import Request, Result
+from orgapi.operations.services import Services
+from orgapi.outcomes import audit, changes
+from orgapi.rules.orphan_guard import guarded_change
 
 
 def get_own_membership(request: Request, services: Services) -> Result:
@@ -44,4 +44,6 @@ def leave_organization(request: Request, services: Services) -> Result:
         except LogtoError as error:
             if error.status != 404:
                 raise  # (404: not a member any more, which is what leaving asked for)
+        else:  # (not on that 404: somebody else's change took the membership away, not this request)
+            audit.record(services.audit, request.caller, "member.left", organization_id, userIds=[user_id])
     return Result(204)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orgapi.api import Request, Result
-from orgapi.services import Services
+from orgapi.operations.request import Request, Result
+from orgapi.operations.services import Services
 
 
 def list_roles(request: Request, services: Services) -> Result:

@@ -1,0 +1,309 @@
+"""HTTP to Logto: timeouts inside the time budget (the body included), bounded retries with backoff and jitter,
+Retry-After honoured, no redirects.
+
+This layer only reports what happened: an answer (`LogtoResponse`, any status), or `NoAnswer` when none arrived in
+time. Logto compresses every answer of 1 KB or more (koa-compress in packages/core/src/tenants/Tenant.ts), so bodies
+are decoded here, with the size cap on the decoded bytes. `LogtoError` is a non-2xx answer reduced to its status and
+Logto's `code` (never its message or body). Deciding what an answer means for a change is the caller's job; mapping
+what is left to our API errors happens in one place, `orgapi.logto.upstream.api_error`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import random
+import re
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NewConnectionError
+
+from orgapi.base.deadline import Deadline
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset(
+    {"GET", "HEAD", "PUT", "DELETE", "PATCH"}
+)  # our PATCH sets fields: repeating it is harmless
+MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 8.0
+_ASCII_DIGITS = re.compile(r"^[0-9]{1,10}$")  # str.isdigit() accepts "²" and "٣", which float() refuses
+
+# What we offer Logto. Not `br`: the Lambda runtime has no brotli decoder, and koa-compress then picks gzip.
+ACCEPT_ENCODING = "gzip, deflate"
+
+NoAnswerReason = Literal["unreachable", "timeout", "connection_lost", "slow_body", "oversized", "no_time", "bad_answer"]
+
+
+class NoAnswer(Exception):
+    """No usable answer arrived. `maybe_applied`: the request (or an earlier attempt of it) may have been carried out
+    by Logto all the same (it was sent and its answer was lost); False only when nothing reached Logto.
+
+    `bad_answer`: an answer arrived but is not what Logto sends (a body that does not decode or parse, or has the wrong
+    shape). For a write that answered 2xx it is a lost answer of a change that may well have happened."""
+
+    def __init__(self, reason: NoAnswerReason, *, maybe_applied: bool):
+        super().__init__(reason)
+        self.reason, self._maybe_applied = reason, maybe_applied
+        self.looked_up = False  # set by orgapi.outcomes.changes.settled once Logto was read and showed no such change
+
+    @property
+    def maybe_applied(self) -> bool:
+        return self._maybe_applied and not self.looked_up
+
+
+class LogtoError(Exception):
+    """Logto answered with a non-2xx status. Only the status, Logto's `code` and Retry-After are kept.
+
+    `maybe_applied`: this call may have changed Logto anyway: a 5xx (an answer lost behind a proxy looks like one), or
+    an earlier attempt of the same call whose answer was lost (then this status describes the state *after* it)."""
+
+    def __init__(self, status: int, code: str, *, retry_after: float | None = None, after_lost_answer: bool = False):
+        super().__init__(f"{status} {code}")
+        self.status, self.code, self.retry_after = status, code, retry_after
+        self.after_lost_answer = after_lost_answer
+        self.looked_up = False  # set by orgapi.outcomes.changes.settled once Logto was read and showed no such change
+
+    @property
+    def maybe_applied(self) -> bool:
+        return (self.after_lost_answer or self.status >= 500) and not self.looked_up
+
+    @classmethod
+    def of(cls, response: LogtoResponse) -> LogtoError:
+        return cls(
+            response.status,
+            logto_code(response.body),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            after_lost_answer=response.after_lost_answer,
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def backoff(self, attempt: int, rand: Callable[[], float]) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2^attempt)] (AWS Builders' Library)."""
+        return rand() * min(self.max_delay, self.base_delay * 2**attempt)
+
+
+@dataclass
+class LogtoResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    # An earlier attempt of this call was sent and its answer lost (5xx, timeout, reset): it may have been carried
+    # out, so this answer may describe the state our own earlier attempt left (e.g. a DELETE now answering 404).
+    after_lost_answer: bool = False
+    # False when a body arrived but is not JSON (None is then only a placeholder, never "nothing"). Logto's empty
+    # successes (204, 201 "Created") are fine for calls that read no body; readers of a body check this.
+    readable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def logto_code(body: Any) -> str:
+    code = body.get("code") if isinstance(body, dict) else None
+    return code[:100] if isinstance(code, str) else ""
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if _ASCII_DIGITS.match(value):
+        return float(value)
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, parsed.timestamp() - now())
+
+
+def _nothing_was_sent(exc: requests.ConnectionError) -> bool:
+    """Connection refused or connect timeout: the request never reached Logto, so even a POST may be retried."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    return isinstance(getattr(reason, "reason", None), NewConnectionError) or isinstance(reason, NewConnectionError)
+
+
+class _Inflater:
+    """Decodes a `Content-Encoding` of gzip or deflate chunk by chunk, never producing more than asked for, so a small
+    body that inflates to gigabytes costs at most the size cap in memory. (zlib directly, not urllib3's decoders: those
+    cannot tell a stream cut short from a finished one, and a truncated answer must count as a lost one.)"""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        # deflate is meant to be zlib-wrapped (koa-compress sends that); some servers send it raw: told on first bytes
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
+        self._started = False
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        """At most `limit` decoded bytes of `data`. Filling `limit` means the body is at least that large: the caller
+        asks for one byte more than it accepts, so the rest of the input never needs decoding."""
+        try:
+            out = self._obj.decompress(data, limit)
+        except zlib.error:
+            if self._started or self.encoding != "deflate":
+                raise
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._obj.decompress(data, limit)
+        self._started = True
+        return out
+
+    @property
+    def finished(self) -> bool:
+        return self._obj.eof
+
+
+def _inflater_for(headers: Mapping[str, str]) -> _Inflater | None:
+    encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding == "identity":
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return _Inflater("gzip")
+    if encoding == "deflate":
+        return _Inflater("deflate")
+    raise NoAnswer("bad_answer", maybe_applied=True)  # an encoding we never offered: nothing we can read
+
+
+def _read_body(response: requests.Response, deadline: Deadline) -> tuple[Any, bool]:
+    """Read and decode the body within the deadline: each read waits at most the remaining budget (a body dripping in
+    byte by byte would otherwise keep the Lambda busy until it is killed), and the decoded size is capped.
+
+    Returns (parsed JSON or None when empty, whether the body was readable)."""
+    raw_response = response.raw
+    inflater = _inflater_for(response.headers)
+    chunks, size, received = [], 0, False
+    while True:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise NoAnswer("slow_body", maybe_applied=True)
+        sock = getattr(getattr(raw_response, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(min(READ_TIMEOUT, remaining))
+        try:
+            chunk = raw_response.read1(64 * 1024, decode_content=False)
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            slow = isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError))
+            raise NoAnswer("slow_body" if slow else "connection_lost", maybe_applied=True) from None
+        if not chunk:
+            break
+        received = True
+        if inflater is not None:
+            try:
+                chunk = inflater.feed(chunk, MAX_RESPONSE_BYTES - size + 1)
+            except zlib.error:
+                raise NoAnswer("bad_answer", maybe_applied=True) from None
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise NoAnswer("oversized", maybe_applied=True)
+        chunks.append(chunk)
+    if inflater is not None and received and not inflater.finished:
+        raise NoAnswer("connection_lost", maybe_applied=True)  # a compressed stream cut short: the answer is lost
+    raw = b"".join(chunks)
+    if not raw:
+        return None, True
+    try:
+        return json.loads(raw), True
+    except ValueError:
+        return None, False
+
+
+class HttpSender:
+    """Sends one logical request, retrying what a retry can fix, within the caller's deadline."""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        on_retry: Callable[[str], None] | None = None,
+    ):
+        self.session = session or requests.Session()
+        self.session.trust_env = False  # no proxy or netrc surprises from the environment; TLS verification stays on
+        # requests offers `br` too when a brotli module happens to be installed; say exactly what we decode.
+        self.session.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        self.policy = policy or RetryPolicy()
+        self._sleep, self._rand, self._on_retry = sleep, rand, on_retry
+
+    def send(
+        self, method: str, url: str, *, deadline: Deadline, retry_unsafe: bool = False, **kwargs: Any
+    ) -> LogtoResponse:
+        """The last answer (any status), or NoAnswer. A POST is repeated only when nothing reached Logto, on 429
+        (Logto's rate limit turns a request away before it runs) or with `retry_unsafe` (the caller says a repeat
+        is harmless)."""
+        safe = method in IDEMPOTENT_METHODS or retry_unsafe
+        attempts = self.policy.max_attempts
+        lost = False  # an earlier attempt was sent and its answer lost: it may have been carried out
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            remaining = deadline.remaining()
+            if remaining <= 0.05:
+                raise NoAnswer("no_time", maybe_applied=lost)
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    timeout=(min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)),
+                    allow_redirects=False,
+                    stream=True,
+                    **kwargs,
+                )
+            except requests.ConnectionError as exc:
+                if _nothing_was_sent(exc):
+                    reason: NoAnswerReason = "unreachable"
+                else:
+                    reason, lost = "connection_lost", True
+                    if not safe:
+                        raise NoAnswer(reason, maybe_applied=True) from None
+                if last or not self._pause(self.policy.backoff(attempt, self._rand), deadline, "connection"):
+                    raise NoAnswer(reason, maybe_applied=lost) from None
+                continue
+            except requests.Timeout:
+                lost = True
+                if last or not safe or not self._pause(self.policy.backoff(attempt, self._rand), deadline, "timeout"):
+                    raise NoAnswer("timeout", maybe_applied=True) from None
+                continue
+            try:
+                body, readable = _read_body(response, deadline)
+                # Header names stay case-insensitive: "retry-after" and "Retry-After" are the same header.
+                result = LogtoResponse(
+                    response.status_code,
+                    CaseInsensitiveDict(response.headers),
+                    body,
+                    after_lost_answer=lost,
+                    readable=readable,
+                )
+            finally:
+                response.close()
+            if result.status in RETRYABLE_STATUSES and (safe or result.status == 429) and not last:
+                retry_after = parse_retry_after(result.headers.get("Retry-After"))
+                delay = retry_after if retry_after is not None else self.policy.backoff(attempt, self._rand)
+                if self._pause(delay, deadline, str(result.status)):
+                    lost = lost or result.status >= 500
+                    continue
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, delay: float, deadline: Deadline, reason: str) -> bool:
+        """Sleep before a retry if the budget allows the wait plus a useful attempt; False means give up now."""
+        if delay + 0.2 > deadline.remaining():
+            return False
+        if self._on_retry:
+            self._on_retry(reason)
+        self._sleep(delay)
+        return True
