@@ -130,7 +130,8 @@ FLOOR_IMPORT = "import json; from cryptography.hazmat.primitives.asymmetric impo
 
 
 def compiled_layer(into: Path) -> Path:
-    """The layer's own code as layers/common/Makefile ships it: with its bytecode (unchecked-hash) beside it."""
+    """The layer's own code with its bytecode (unchecked-hash) beside it: what a layer build that runs compileall
+    would ship (SAM's python3.13 build method ships source only)."""
     import compileall
     import shutil
 
@@ -173,10 +174,10 @@ def cold_import(
 
 
 def bench_cold_imports() -> None:
-    """Each function twice, interleaved: its layer code as source (compiled at every cold start: SAM's python3.13
-    build ships no bytecode, and Lambda cannot write any to /opt) and as layers/common/Makefile builds it."""
+    """Each function twice, interleaved: its layer code as source (as deployed: SAM's python3.13 build method ships no
+    bytecode, and Lambda cannot write any to /opt, so it compiles at every cold start) and with bytecode."""
     print(
-        f"\ncold-start import, fresh interpreters ({IMPORTS} each): median / minimum, layer code as source | as built"
+        f"\ncold-start import, fresh interpreters ({IMPORTS} each): median / minimum, layer as source | with bytecode"
     )
     with tempfile.TemporaryDirectory() as scratch:
         built = compiled_layer(Path(scratch))
