@@ -104,9 +104,15 @@ def _serve(
     )
     audit.append(request)
     request.validate_input()
-    # Permissions as Logto grants them now (live), not only as the token said when it was issued.
-    request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
-    result = operation(request, shared)
+    invitation_id = path.get("invitationId")
+    if invitation_id:  # every route naming an invitation reads it first: that read needs no permission to start
+        request.ahead.start("invitation", lambda: shared.logto.get_invitation(invitation_id, request.deadline))
+    try:
+        # Permissions as Logto grants them now (live), not only as the token said when it was issued.
+        request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
+        result = operation(request, shared)
+    finally:
+        request.ahead.settle()
     return _response(result.status, result.body, result.headers)
 
 

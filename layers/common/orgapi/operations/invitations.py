@@ -114,7 +114,10 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
     organization_id, invitation_id = request.path["organizationId"], request.path["invitationId"]
     not_found = NotFound("No such invitation in this organization", code="invitation_not_found")
     try:
-        invitation = services.logto.get_invitation(invitation_id, request.deadline)
+        # (read beside the live permission check the first time: api.py starts it; any later read is fresh)
+        invitation = request.ahead.take(
+            "invitation", lambda: services.logto.get_invitation(invitation_id, request.deadline)
+        )
     except LogtoError as error:
         if error.status != 404:
             raise

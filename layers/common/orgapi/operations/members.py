@@ -84,8 +84,9 @@ def remove_member(request: Request, services: Services) -> Result:
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
     catalog = fresh_catalog(request, services)
     # Rank and the orphan guard are read under the lease: a promotion or removal beside this one cannot slip between.
-    with guarded_change(services, organization_id, user_id, catalog, request.deadline):
-        request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
+    target = lambda: _current_roles(services, request, catalog, user_id)  # noqa: E731  (read beside the guard's)
+    with guarded_change(services, organization_id, user_id, catalog, request.deadline, beside=target) as target_roles:
+        request.access.ensure_outranks(user_id, target_roles)
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
     audit.record(services.audit, request.caller, "member.removed", organization_id, userIds=[user_id])
     return Result(204)
@@ -103,8 +104,11 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     role_ids = [r.id for r in roles]
     keeps_creator = services.settings.creator_role in {r.name for r in roles}
     # Under the lease (always: a promotion must not slip between another request's rank check and its change).
-    with guarded_change(services, organization_id, user_id, catalog, request.deadline, orphan_check=not keeps_creator):
-        request.access.ensure_outranks(user_id, _current_roles(services, request, catalog, user_id))
+    target = lambda: _current_roles(services, request, catalog, user_id)  # noqa: E731  (read beside the guard's)
+    with guarded_change(
+        services, organization_id, user_id, catalog, request.deadline, orphan_check=not keeps_creator, beside=target
+    ) as target_roles:
+        request.access.ensure_outranks(user_id, target_roles)
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
     audit.record(
         services.audit,

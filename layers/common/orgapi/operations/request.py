@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import BadRequest
 from orgapi.base.jsonbody import parse_object
+from orgapi.base.side_by_side import ReadsAhead
 from orgapi.contract.routes import Route
 from orgapi.operations.services import Services
 from orgapi.rules.access import Access
@@ -38,6 +39,7 @@ class Request:
 
     access: Access = None  # type: ignore[assignment]  # set by _serve before any operation runs
     audit_targets: dict[str, Any] = field(default_factory=dict)  # what the change touched, for the audit line
+    ahead: ReadsAhead = field(default_factory=ReadsAhead)  # reads started beside the live permission check
 
     _parsed: dict[type, Any] = field(default_factory=dict)
 

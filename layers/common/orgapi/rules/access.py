@@ -20,12 +20,12 @@ hand over this role (ensure_can_grant: no escalation, both namespaces), may they
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Forbidden
+from orgapi.base.side_by_side import together
 from orgapi.contract.kinds import TokenKind
 from orgapi.contract.routes import Route
 from orgapi.logto.http import LogtoError
@@ -33,10 +33,6 @@ from orgapi.logto.management import ManagementApi
 from orgapi.rules.role_directory import RoleDirectory
 from orgapi.rules.roles import OrganizationRole, RoleCatalog
 from orgapi.tokens.identity import Caller
-
-# The live reads are independent Logto calls: made side by side, they cost one round trip instead of three.
-# (A failed call's ApiError is re-raised by .result() in the request's thread.)
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="live-permissions")
 
 
 class LiveMode(StrEnum):
@@ -98,23 +94,25 @@ class AccessResolver:
         return Access(caller, caller.organization_id, caller.scopes, live=False)
 
     def current(self, caller: Caller, deadline: Deadline) -> Access:
+        """The live reads are independent Logto calls, made side by side: one round trip for an organization token;
+        an organization API token's user adds a second (their global roles' permissions, side by side)."""
         if caller.kind is TokenKind.GLOBAL_API:
             grants = self._global_grants(caller.subject, deadline) if caller.is_user else frozenset()
             return Access(caller, None, caller.scopes & grants, live=True)
         organization_id = caller.organization_id
         assert organization_id is not None  # organization tokens always name one (verify.py)
         wants_global = caller.kind is TokenKind.ORGANIZATION_API and caller.is_user
-        catalog_f = _POOL.submit(self._roles.fresh, deadline)
-        role_ids_f = _POOL.submit(self._caller_role_ids, caller, organization_id, deadline)
-        global_f = _POOL.submit(self._global_grants, caller.subject, deadline) if wants_global else None
-        catalog, role_ids = catalog_f.result(), role_ids_f.result()
+        reads = [lambda: self._roles.fresh(deadline), lambda: self._caller_role_ids(caller, organization_id, deadline)]
+        if wants_global:
+            reads.append(lambda: self._global_role_ids(caller.subject, deadline))
+        catalog, role_ids, *global_role_ids = together(*reads)
         roles = tuple(catalog.by_id(role_ids))
         if caller.kind is TokenKind.ORGANIZATION:
             grants = frozenset().union(*(role.permissions for role in roles))
         else:
             grants = frozenset().union(*(role.api_permissions for role in roles))
-            if global_f is not None:
-                grants |= global_f.result()
+            if global_role_ids:
+                grants |= self._permissions_of(global_role_ids[0], deadline)
         return Access(caller, organization_id, caller.scopes & grants, True, roles, catalog)
 
     def _caller_role_ids(self, caller: Caller, organization_id: str, deadline: Deadline) -> set[str]:
@@ -128,17 +126,24 @@ class AccessResolver:
 
     def _global_grants(self, user_id: str, deadline: Deadline) -> frozenset[str]:
         """Permissions for API_RESOURCE from the user's global roles (never from organization roles)."""
+        return self._permissions_of(self._global_role_ids(user_id, deadline), deadline)
+
+    def _global_role_ids(self, user_id: str, deadline: Deadline) -> list[str]:
         try:
-            role_ids = self._api.user_role_ids(user_id, deadline)
+            return self._api.user_role_ids(user_id, deadline)
         except LogtoError as error:
             if error.status != 404:
                 raise
-            return frozenset()  # not a Logto user: no global roles
-        # One call per global role, one after the other: this already runs on the pool (no nested waits on it).
+            return []  # not a Logto user: no global roles
+
+    def _permissions_of(self, global_role_ids: list[str], deadline: Deadline) -> frozenset[str]:
+        """The API_RESOURCE permissions of these global roles: one call per role, all side by side (from the request's
+        thread: see side_by_side)."""
+        answers = together(*(lambda r=role_id: self._api.role_scopes(r, deadline) for role_id in global_role_ids))
         return frozenset(
             scope["name"]
-            for role_id in role_ids
-            for scope in self._api.role_scopes(role_id, deadline)
+            for scopes in answers
+            for scope in scopes
             if isinstance(scope.get("name"), str)
             and (scope.get("resource") or {}).get("indicator") == self._api_resource
         )

@@ -7,14 +7,15 @@ Two such changes side by side therefore run one after the other, and the second 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from orgapi.base.config import Settings
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, UpstreamError
 from orgapi.base.observability import logger
+from orgapi.base.side_by_side import together
 from orgapi.logto.management import ManagementApi
 from orgapi.rules.lease import LeaseStore
 from orgapi.rules.roles import RoleCatalog
@@ -42,13 +43,20 @@ def guarded_change(
     deadline: Deadline,
     *,
     orphan_check: bool = True,
-) -> Iterator[None]:
+    beside: Callable[[], Any] | None = None,
+) -> Iterator[Any]:
     """Run the `with` body under the organization's lease, and (orphan_check) only if the user is not the
-    organization's last CREATOR_ROLE holder (else 409)."""
+    organization's last CREATOR_ROLE holder (else 409). `beside` is a read the body needs, made under the lease too,
+    side by side with the holders' read; the `with` gets its result (its failure comes after the orphan guard's)."""
     with services.leases().hold(organization_id, deadline):
-        if orphan_check:
-            ensure_not_last_creator(services, organization_id, user_id, catalog, deadline)
-        yield
+        guard = (
+            (lambda: ensure_not_last_creator(services, organization_id, user_id, catalog, deadline))
+            if orphan_check
+            else None
+        )
+        reads = [read for read in (guard, beside) if read is not None]
+        results = together(*reads)
+        yield results[-1] if beside is not None else None
 
 
 def ensure_not_last_creator(

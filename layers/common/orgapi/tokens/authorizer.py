@@ -4,31 +4,34 @@ Outcomes (API Gateway semantics):
 - bad or missing token  -> raise Exception("Unauthorized")  -> 401
 - valid token           -> policy; a route it does not list -> 403
 - JWKS unreachable      -> any other exception               -> 500 (not cached, never an Allow)
+
+What an invocation writes: ONE line, `authorizer_decision` (decision, reason code, who, the request id), which is
+also its metric (Allow, Deny, Unauthorized or AuthorizerError, in CloudWatch's embedded format, serialized by
+Powertools). The warm path is a signature check and little else, so this line is written as one JSON write to stdout:
+through Powertools' Logger the same line cost ~25 µs (its record, filters and formatter), 7 % of the P-384 verify it
+sits beside, and a separate metrics blob more again. Every other line (JWKS fetches, skipped keys, an unforeseen
+error) goes through Powertools' Logger as in every function.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
 from typing import Any
 
-import jose.backends
-from aws_lambda_powertools.metrics import MetricUnit
-
 from orgapi.base.config import Settings, load_settings
-from orgapi.base.observability import logger, metrics
+from orgapi.base.observability import counted, logger
 from orgapi.tokens.jwks import JwksCache, JwksUnavailable
 from orgapi.tokens.policy import BadMethodArn, build_policy
-from orgapi.tokens.verify import TokenRejected, TokenVerifier
+from orgapi.tokens.verify import TokenRejected, TokenVerifier, VerifiedToken
 
-# python-jose silently falls back to pure-python ECDSA (13x slower, Minerva-affected) if `cryptography` fails to load,
-# e.g. a layer built for another Python version. Refuse to start instead.
-if jose.backends.ECKey.__name__ != "CryptographyECKey":  # pragma: no cover - depends on the installation
-    raise RuntimeError("python-jose is not using the cryptography backend")
+_METRIC = {"allow": "Allow", "deny": "Deny", "error": "AuthorizerError", "unauthorized": "Unauthorized"}
 
 
 def _on_jwks_fetch(ok: bool, key_count: int) -> None:
-    metrics.add_metric(name="JwksFetch" if ok else "JwksFetchFailed", unit=MetricUnit.Count, value=1)
-    logger.info("jwks_fetch", extra={"ok": ok, "keys": key_count})
+    logger.info("jwks_fetch", extra={"ok": ok, "keys": key_count, **counted("JwksFetch" if ok else "JwksFetchFailed")})
 
 
 def _on_jwks_skip(kid: str, reason: str) -> None:
@@ -38,6 +41,8 @@ def _on_jwks_skip(kid: str, reason: str) -> None:
 class Authorizer:
     def __init__(self, settings: Settings, verifier: TokenVerifier):
         self.settings, self.verifier = settings, verifier
+        self._cold = True
+        self._service = logger.service
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authorizer:
@@ -52,34 +57,49 @@ class Authorizer:
         )
         return cls(settings, TokenVerifier(settings, keys))
 
-    def authorize(self, event: dict[str, Any]) -> dict[str, Any]:
+    def authorize(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        request_id = getattr(context, "aws_request_id", None)
         try:
             token = self.verifier.verify(event.get("authorizationToken"))
         except TokenRejected as rejected:
-            self._decision("unauthorized", rejected.reason)
+            self._decision(request_id, "unauthorized", rejected.reason)
             raise Exception("Unauthorized") from None  # the exact text API Gateway turns into 401
         except JwksUnavailable:
-            self._decision("error", "jwks_unavailable")
+            self._decision(request_id, "error", "jwks_unavailable")
             raise  # a 500 is not cached and is never an Allow; a 401 would lock users out for the cache TTL
         except Exception:  # an input we did not foresee: fail closed, as a 401
-            logger.exception("verification_failed")
-            self._decision("unauthorized", "malformed")
+            logger.exception("verification_failed", extra={"request_id": request_id})
+            self._decision(request_id, "unauthorized", "malformed")
             raise Exception("Unauthorized") from None
         try:
             response = build_policy(event.get("methodArn", ""), token, self.settings.permission_overrides)
         except BadMethodArn:
-            self._decision("unauthorized", "bad_method_arn")
+            self._decision(request_id, "unauthorized", "bad_method_arn", token)
             raise Exception("Unauthorized") from None
-        logger.append_keys(sub=token.subject, organization_id=token.organization_id, token_kind=token.kind.value)
         allowed = response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-        self._decision("allow" if allowed else "deny", "ok" if allowed else "not_allowed")
+        self._decision(request_id, "allow" if allowed else "deny", "ok" if allowed else "not_allowed", token)
         return response
 
-    @staticmethod
-    def _decision(decision: str, reason: str) -> None:
-        names = {"allow": "Allow", "deny": "Deny", "error": "AuthorizerError"}
-        metrics.add_metric(name=names.get(decision, "Unauthorized"), unit=MetricUnit.Count, value=1)
-        logger.info("authorizer_decision", extra={"decision": decision, "reason": reason})
+    def _decision(self, request_id: str | None, decision: str, reason: str, token: VerifiedToken | None = None) -> None:
+        line: dict[str, Any] = {
+            "level": "INFO",
+            "message": "authorizer_decision",
+            "timestamp": int(time.time() * 1000),  # epoch milliseconds
+            "service": self._service,
+            "decision": decision,
+            "reason": reason,
+            "function_request_id": request_id,
+        }
+        if token is not None:
+            line.update(sub=token.subject, organization_id=token.organization_id, token_kind=token.kind.value)
+        if self._cold:
+            line["cold_start"], self._cold = True, False
+        trace = os.environ.get("_X_AMZN_TRACE_ID")  # set per invocation by Lambda when tracing is active
+        if trace:
+            line["xray_trace_id"] = trace.split(";", 1)[0].removeprefix("Root=")
+        line.update(counted(_METRIC[decision]))
+        sys.stdout.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+        sys.stdout.flush()
 
 
 def create_authorizer() -> Authorizer:

@@ -13,13 +13,11 @@ import binascii
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jose import jwk
-from jose.backends.base import Key
+from orgapi.tokens.jose_backend import Key, jwk
 
 # The algorithms we verify, and the key each one must use. No `none`, no HS* (symmetric keys never come from a JWKS).
 EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
@@ -104,7 +102,9 @@ def parse_jwks(document: Any, on_skip: Callable[[str, str], None] | None = None)
 
 
 def fetch_jwks_document(url: str, timeout: float) -> Any:
-    """GET the JWKS with a hard timeout, no redirects followed, a size cap. stdlib keeps the authorizer's cold start small."""
+    """GET the JWKS with a hard timeout, no redirects followed, a size cap. stdlib keeps the authorizer's cold start small,
+    and is imported here: only a fetch needs it (in Lambda, the prefetch during init)."""
+    import urllib.request
 
     class _NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:

@@ -1,0 +1,109 @@
+"""What the authorizer's cold start imports (issue 22): modules, not milliseconds (the figures are in `make bench`).
+
+Each test runs a fresh interpreter, as Lambda's init does, and reads `sys.modules`: a later change that brings a heavy
+module back into the authorizer's import graph fails here, whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Never needed to verify a token from a JWK and build a policy. (botocore's package itself is imported by Powertools'
+# user-agent hook, which checks whether boto is there; a session or client never is.)
+HEAVY = (
+    "cryptography.x509",  # python-jose's PEM-certificate support (orgapi.tokens.jose_backend keeps it out)
+    "cryptography.hazmat.primitives.serialization",  # PEM and SSH key parsing, likewise
+    "urllib.request",  # the JWKS fetch imports it when it fetches
+    "http.client",
+    "ssl",
+    "pydantic",
+    "requests",
+    "urllib3",
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "jose.backends.ecdsa_backend",  # the pure-python fallback: never, with cryptography present
+    "jose.backends.rsa_backend",
+)
+
+
+def fresh_interpreter(code: str, function: str = "authorizer") -> dict:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "common")]),
+        "LOGTO_ENDPOINT": "https://tenant.logto.app",
+        "API_RESOURCE": "https://api.example.com/org",
+    }
+    env.pop("AWS_LAMBDA_FUNCTION_NAME", None)  # no JWKS prefetch: the import alone
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code], env=env, cwd=ROOT / "functions" / function, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def loaded(names: tuple[str, ...]) -> str:
+    return (
+        "import json, sys\n"
+        f"print(json.dumps(sorted(m for m in sys.modules for h in {list(names)!r} if m == h or m.startswith(h + '.'))))"
+    )
+
+
+def test_the_authorizer_imports_no_heavy_module():
+    assert fresh_interpreter("import app\n" + loaded(HEAVY)) == []
+
+
+def test_python_jose_verifies_with_the_cryptography_backend():
+    """The verifier is still python-jose, on cryptography (not its pure-python fallbacks)."""
+    code = (
+        "import app, json, sys\n"
+        "from orgapi.tokens import jose_backend\n"
+        "print(json.dumps([jose_backend.backends.ECKey.__name__, jose_backend.backends.RSAKey.__name__,"
+        " 'jose.backends.cryptography_backend' in sys.modules]))"
+    )
+    assert fresh_interpreter(code) == ["CryptographyECKey", "CryptographyRSAKey", True]
+
+
+def test_what_python_jose_was_spared_still_works_when_asked_for():
+    """PEM keys and certificates (never used by the authorizer) load the real modules on first use, and a later
+    import of those modules gets the real ones."""
+    code = """
+import datetime, json, sys
+from orgapi.tokens.jose_backend import backends, jwk
+from jose.backends import cryptography_backend as cb
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes
+private = ec.generate_private_key(ec.SECP384R1())
+rsa_private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+before = [m in sys.modules for m in ("cryptography.x509", "cryptography.hazmat.primitives.serialization")]
+pem = backends.ECKey(private, "ES384").public_key().to_pem()
+from_pem = jwk.construct(pem.decode(), "ES384")
+signature = backends.ECKey(private, "ES384").sign(b"data")
+import cryptography.x509 as x509
+from cryptography.hazmat.primitives import serialization
+name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "t")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(rsa_private.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(rsa_private, hashes.SHA256()))
+from_cert = backends.RSAKey(cert.public_bytes(serialization.Encoding.PEM), "RS256")
+rsa_signature = backends.RSAKey(rsa_private, "RS256").sign(b"data")
+print(json.dumps(before + [from_pem.verify(b"data", signature), from_cert.verify(b"data", rsa_signature),
+      type(sys.modules["cryptography.x509"]).__name__, cb.serialization is not serialization]))
+"""
+    assert fresh_interpreter(code) == [False, False, True, True, "module", True]
+
+
+@pytest.mark.parametrize("already", ["cryptography.x509", "cryptography.hazmat.primitives.serialization"])
+def test_a_module_already_loaded_is_used_as_it_is(already):
+    code = f"import {already} as real, sys\nfrom orgapi.tokens import jose_backend\nimport json\n"
+    code += f"print(json.dumps([sys.modules['{already}'] is real]))"
+    assert fresh_interpreter(code) == [True]
