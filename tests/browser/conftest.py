@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +37,6 @@ def pytest_collection_modifyitems(items):
         if "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.e2e)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
