@@ -420,3 +420,18 @@ def test_a_declined_invitation_frees_its_place(limited, logto):
     declined = call(handlers, "decline_invitation", path={"invitationId": "demo0invite1"}, authorizer=user_context())
     assert declined[0] == 200
     assert invite(handlers, "next@example.com")[0] == 201
+
+
+def test_an_email_turned_away_with_503_is_a_503_and_gives_its_places_back(limited, logto):
+    """Logto's core never answers 503 (none in packages/core/src): a 503 is what stands in front of it turning the
+    request away, so nothing was sent. Found in review: it read as a lost answer (202, place kept), and three such
+    outages locked an invitee out for 24 h."""
+    handlers = limited(MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY=1)
+    path = "/api/organization-invitations/demo0invite1/message"
+    logto.fault(pathPrefix=path, method="POST", status=503, retryAfter=7, times=-1)  # until cleared
+    status, body, headers = resend(handlers, "demo0invite1")
+    assert (status, body["code"]) == (503, "logto_unavailable") and headers["Retry-After"] == "7"
+    assert outbox(logto) == []
+    logto.client.delete("/__dev/faults")
+    assert resend(handlers, "demo0invite1")[0] == 204  # the place was given back
+    assert resend(handlers, "demo0invite1")[0] == 429

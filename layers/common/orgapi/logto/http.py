@@ -73,7 +73,7 @@ class LogtoError(Exception):
 
     @property
     def maybe_applied(self) -> bool:
-        return (self.after_lost_answer or self.status >= 500) and not self.looked_up
+        return (self.after_lost_answer or answer_may_be_lost(self.status)) and not self.looked_up
 
     @classmethod
     def of(cls, response: LogtoResponse) -> LogtoError:
@@ -111,6 +111,13 @@ class LogtoResponse:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+def answer_may_be_lost(status: int) -> bool:
+    """A 5xx may stand for an answer lost after the work was done (a proxy's 502/504, a crash mid-way: 500). Not a 503:
+    Logto's core never answers it (no 503 in packages/core/src), so it comes from what stands in front of Logto (a
+    load balancer, Logto Cloud's edge) turning the request away unserved."""
+    return status >= 500 and status != 503
 
 
 def logto_code(body: Any) -> str:
@@ -294,7 +301,7 @@ class HttpSender:
                 retry_after = parse_retry_after(result.headers.get("Retry-After"))
                 delay = retry_after if retry_after is not None else self.policy.backoff(attempt, self._rand)
                 if self._pause(delay, deadline, str(result.status)):
-                    lost = lost or result.status >= 500
+                    lost = lost or answer_may_be_lost(result.status)
                     continue
             return result
         raise AssertionError("unreachable")  # pragma: no cover
