@@ -3,6 +3,12 @@ with Logto's status codes, error bodies ({code, message}), pagination headers an
 Routing follows koa-router as Logto uses it: a trailing slash is accepted on every route, a known path with a method it
 lacks is 405 plain text "Method Not Allowed", an unknown path 404 plain text "Not Found".
 
+This module builds the app and holds the organization, member, role and resource routes; the other families each live
+in their own module: oidc.py (discovery, sign-in, user grants), token_exchange.py (subject tokens), invitation_routes.py,
+tenant_admin_routes.py + application_routes.py (what `make logto-setup` writes), provisioning.py (users for `make
+smoke`), faults.py (counters, injected faults, the store lock), dev_routes.py (/__dev/ helpers), compression.py
+(koa-compress), store.py (SQLite and the seed), tenant_seed.py (the seed from tenant/description.yaml).
+
 Extra, for local use only, under /__dev/:
   POST /__dev/tokens     {"kind": "organization"|"organization_api"|"global_api", "userId": "alice" | "applicationId":
                           "demo-m2m-app", "organizationId"?, "scopes"?: [...], "expiresIn"?, "alg"?} -> {token, scope, aud}
@@ -42,33 +48,27 @@ import argparse
 import base64
 import contextlib
 import json
-import random
-import re
 import signal
-import socket
 import sqlite3
-import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import make_server
 
 from local.lifeline import follow_parent
-from local.logto import compression, provisioning, token_exchange
+from local.logto import compression, dev_routes, invitation_routes, provisioning, token_exchange
 from local.logto.application_routes import register as register_applications
-from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET, SEEDED_PASSWORD, SPA_APP_ID
+from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+from local.logto.faults import RequestPlumbing
 from local.logto.keys import KeyRing
 from local.logto.oidc import console_client, create_oidc
 from local.logto.store import Store, new_id, now_ms
 from local.logto.tenant_admin_routes import Helpers
 from local.logto.tenant_admin_routes import register as register_tenant_admin
-from local.logto.tenant_seed import SEEDING, apply_description, desired_for
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from local.logto.tenant_seed import apply_description, desired_for
 
 
 class LogtoError(Exception):
@@ -97,13 +97,6 @@ def _str_list(body: dict[str, Any], key: str, *, min_items: int = 0, required: b
     return list(dict.fromkeys(value))
 
 
-def _fault_label(fault: dict[str, Any]) -> str:
-    """How /__dev/stats counts an injected fault: its status code, "slow", "lost" (answered 500) or "drop"."""
-    if fault.get("lost"):
-        return {"status": "lost"}.get(fault["lost"], fault["lost"])  # "drop", "garbled" count as themselves
-    return str(fault["status"]) if fault.get("status") else "slow"
-
-
 def create_app(
     data_dir: Path,
     *,
@@ -121,18 +114,9 @@ def create_app(
     store = Store(data_dir / "logto.sqlite", api_resource=api_resource, management_resource=management_resource)
     keys = KeyRing(data_dir / "logto-keys.json")
     issuer = f"{issuer_base}/oidc"
-    stats: dict[str, Any] = {
-        "token_requests": 0,
-        "management_requests": 0,
-        "jwks_requests": 0,
-        "routes": {},
-        "faults": {},
-    }
-    faults: list[dict[str, Any]] = []
-    chaos: dict[str, Any] = {}
+    requests = RequestPlumbing(store, _json)  # counts, injected faults, the store lock (faults.py)
     outbox: list[dict[str, Any]] = []
     connectors = {"email": True}
-    stats_lock = threading.Lock()
     app.config.update(store=store, keys=keys, issuer=issuer, outbox=outbox)
     # Discovery, authorization code + PKCE, the sign-in page, end session; the user grants of /oidc/token below.
     oidc_routes, user_grants, oidc_state = create_oidc(
@@ -156,98 +140,8 @@ def create_app(
         allow = ", ".join(sorted(error.valid_methods or []))
         return Response("Method Not Allowed", status=405, mimetype="text/plain", headers={"Allow": allow})
 
-    def chaos_fault() -> dict[str, Any] | None:
-        """Draw this request's fault in the rate-based mode (caller holds stats_lock)."""
-        if not chaos or chaos["rng"].random() >= chaos["rate"]:
-            return None
-        kind = chaos["rng"].choice(chaos["kinds"])
-        if kind.isdigit():
-            retry = {"retryAfter": chaos["retryAfter"]} if kind in ("429", "503") else {}
-            return {"status": int(kind), **retry}
-        if kind == "slow":
-            return {"delayMs": chaos["slowMs"]}
-        return {"lost": "status" if kind == "lost" else "drop"}
-
-    @app.before_request
-    def count_and_inject_faults() -> Response | None:
-        path = request.path
-        if request.environ.get(SEEDING):
-            return None  # the stand-in's own seed (tenant_seed.py): Store.seed holds the store lock throughout
-        if path.startswith("/__dev/"):
-            # The dev helpers read the same SQLite connection (minting reads roles): they take the store lock too,
-            # or concurrent use of the connection fails (sqlite3.InterfaceError under load, seen in make chaos).
-            g.store_lock = store.lock
-            store.lock.acquire()
-            return None
-        with stats_lock:
-            kind = (
-                "token_requests"
-                if path == "/oidc/token"
-                else "jwks_requests"
-                if path == "/oidc/jwks"
-                else "management_requests"
-                if path.startswith("/api/")
-                else None
-            )
-            if kind:
-                stats[kind] += 1
-            key = f"{request.method} {path}"
-            stats["routes"][key] = stats["routes"].get(key, 0) + 1
-            fault = next(
-                (
-                    f
-                    for f in faults
-                    if path.startswith(f["pathPrefix"])
-                    and f.get("method", request.method) == request.method
-                    and f["times"] != 0
-                ),
-                None,
-            )
-            if fault:
-                fault["times"] -= 1
-            elif path.startswith("/api/"):
-                fault = chaos_fault()
-            if fault:
-                label = _fault_label(fault)
-                stats["faults"][label] = stats["faults"].get(label, 0) + 1
-        if fault:
-            time.sleep(fault.get("delayMs", 0) / 1000)
-            if fault.get("status"):
-                headers = {"Retry-After": str(fault["retryAfter"])} if fault.get("retryAfter") is not None else {}
-                return _json({"code": "fault.injected", "message": "Injected fault."}, fault["status"], headers)
-            g.lost_answer = fault.get("lost")
-        g.store_lock = store.lock
-        store.lock.acquire()
-        return None
-
-    @app.after_request
-    def lose_the_answer(response: Response) -> Response:
-        """A "lost" fault: the request was carried out; now its answer goes missing."""
-        lost = g.pop("lost_answer", None)
-        if lost == "drop":
-            sock = request.environ.get("werkzeug.socket")
-            if sock is not None:
-                # Close both directions: the server's write of this response fails (Werkzeug counts that as a
-                # dropped connection) and the client reads EOF with no status line.
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                return response
-            lost = "status"  # no socket (Flask test client): the closest thing is an answer nobody can trust
-        if lost == "status":
-            return _json({"code": "fault.injected", "message": "Injected fault after the change was made."}, 500)
-        if lost == "garbled" and response.status_code < 300:
-            return Response("<html>upstream proxy</html>", 200, content_type="application/json")
-        return response
-
+    requests.install(app)
     compression.install(app)  # as Logto's koa-compress(): gzip/deflate answers of 1 KB or more, Vary, 406
-
-    @app.teardown_request
-    def release(_: BaseException | None) -> None:
-        if request.environ.get(SEEDING):
-            return  # a seed request shares the app context (and `g`) of the request that seeds: its hold is not ours
-        lock = g.pop("store_lock", None)
-        if lock is not None:
-            lock.release()
 
     def body() -> dict[str, Any]:
         data = request.get_json(silent=True)
@@ -764,361 +658,31 @@ def create_app(
         return Response(status=204)
 
     # -- invitations (routes/organization-invitation/index.ts, libraries/organization-invitation.ts) ------------------
-    @app.get("/api/organization-invitations")
-    def list_invitations() -> Response:
-        require_m2m()
-        sql, args = "SELECT * FROM invitations WHERE 1 = 1", []
-        for param, column in (("organizationId", "org_id"), ("inviterId", "inviter_id")):
-            if request.args.get(param):
-                sql += f" AND {column} = ?"
-                args.append(request.args[param])
-        if request.args.get("invitee"):
-            # #findEntity: `lower(invitee) = lower(:invitee)`, an exact match that ignores case
-            sql += " AND lower(invitee) = lower(?)"
-            args.append(request.args["invitee"])
-        return _json([store.invitation(r) for r in store.q(sql + " ORDER BY created_at", *args)])
-
-    def message_payload(value: Any) -> dict[str, Any]:
-        """sendMessagePayloadGuard: an object whose code/link/locale/uiLocales, if present, are strings."""
-        _guard(
-            isinstance(value, dict)
-            and all(isinstance(value[k], str) for k in ("code", "link", "locale", "uiLocales") if k in value),
-            'Error in key path "messagePayload".',
-        )
-        return value
-
-    def send_invitation_email(invitation: dict[str, Any], payload: dict[str, Any]) -> None:
-        """OrganizationInvitationLibrary.sendEmail: needs the tenant's e-mail connector (else 501)."""
-        if not connectors["email"]:
-            raise LogtoError(501, "connector.not_found", "Cannot find any available connector for type: Email.")
-        link = payload.get("link")
-        entry = {
-            "to": invitation["invitee"],
-            "invitationId": invitation["id"],
-            "link": link,
-            "organizationId": invitation["organizationId"],
-            "at": now_ms(),
-        }
-        with stats_lock:
-            outbox.append(entry)
-        print(f"invitation e-mail to {invitation['invitee']} with link {link}", flush=True)
-
-    @app.post("/api/organization-invitations")
-    def create_invitation() -> Response:
-        require_m2m()
-        data = body()
-        _guard(
-            isinstance(data.get("invitee"), str) and EMAIL.match(data["invitee"]) is not None,
-            'Error in key path "invitee".',
-        )
-        _guard(isinstance(data.get("organizationId"), str), 'Error in key path "organizationId".')
-        _guard(
-            isinstance(data.get("expiresAt"), (int, float)) and not isinstance(data["expiresAt"], bool),
-            'Error in key path "expiresAt".',
-        )
-        _guard(data.get("inviterId") is None or isinstance(data["inviterId"], str), 'Error in key path "inviterId".')
-        payload = data.get("messagePayload", False)  # `.default(false)`: no e-mail unless a payload is given
-        if payload is not False:
-            payload = message_payload(payload)
-        role_ids = _str_list(data, "organizationRoleIds", required=False)
-        if data["expiresAt"] <= now_ms():
-            raise LogtoError(400, "request.invalid_input", "The value of `expiresAt` must be in the future.")
-        org_id, invitee = data["organizationId"], data["invitee"]
-        # isMember(organizationId, invitee): `primary_email = :invitee`, compared exactly (case-sensitive)
-        if store.one(
-            "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND u.primary_email = ?",
-            org_id,
-            invitee,
-        ):
-            raise LogtoError(422, "request.invalid_input", "The invitee is already a member of the organization.")
-        if not store.one("SELECT 1 FROM organizations WHERE id = ?", org_id):
-            raise fk_violation()
-        check_roles(role_ids, "User")
-        invitation_id, now = new_id(), now_ms()
-        store.db.execute("BEGIN")  # one transaction: an e-mail that cannot be sent leaves no invitation behind
-        try:
-            # updateExpiredEntities first, so an expired pending invitation does not block a new one
-            store.db.execute(
-                "UPDATE invitations SET status = 'Expired' WHERE status = 'Pending' AND expires_at < ? "
-                "AND org_id = ? AND lower(invitee) = lower(?)",
-                (now, org_id, invitee),
-            )
-            store.db.execute(
-                "INSERT INTO invitations VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    invitation_id,
-                    org_id,
-                    data.get("inviterId"),
-                    invitee,
-                    "Pending",
-                    None,
-                    int(data["expiresAt"]),
-                    now,
-                    now,
-                ),
-            )
-            for role_id in role_ids:
-                store.db.execute("INSERT INTO invitation_roles VALUES (?,?)", (invitation_id, role_id))
-            created = store.invitation(invitation_or_404(invitation_id))
-            if payload is not False:
-                send_invitation_email(created, payload)
-            store.db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            store.db.execute("ROLLBACK")
-            if "UNIQUE" in str(exc):
-                raise LogtoError(422, "entity.unique_integrity_violation", "The entity already exists.") from None
-            raise fk_violation() from None
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
-        return _json(created, 201)
-
-    def invitation_or_404(invitation_id: str) -> sqlite3.Row:
-        row = store.one("SELECT * FROM invitations WHERE id = ?", invitation_id)
-        if row is None:
-            # findById is `pool.one(...)`: slonik's NotFoundError, which koa-slonik-error-handler maps to this
-            raise LogtoError(404, "entity.not_found", "Entity not found.")
-        return row
-
-    @app.get("/api/organization-invitations/<invitation_id>")
-    def get_invitation(invitation_id: str) -> Response:
-        require_m2m()
-        return _json(store.invitation(invitation_or_404(invitation_id)))
-
-    @app.post("/api/organization-invitations/<invitation_id>/message")
-    def send_invitation_message(invitation_id: str) -> Response:
-        """Sends the invitation e-mail again, whatever the invitation's status (the route reads the invitation by id
-        and sends; it checks nothing else)."""
-        require_m2m()
-        payload = message_payload(request.get_json(silent=True))
-        send_invitation_email(store.invitation(invitation_or_404(invitation_id)), payload)
-        return Response(status=204)
-
-    @app.put("/api/organization-invitations/<invitation_id>/status")
-    def set_invitation_status(invitation_id: str) -> Response:
-        require_m2m()
-        data = body()
-        _guard(data.get("status") in ("Revoked", "Accepted"), 'Error in key path "status".')
-        accepted_user_id = data.get("acceptedUserId")
-        _guard(accepted_user_id is None or isinstance(accepted_user_id, str), 'Error in key path "acceptedUserId".')
-        if data["status"] == "Accepted" and not accepted_user_id:
-            raise LogtoError(
-                422, "request.invalid_input", "The `acceptedUserId` is required when accepting an invitation."
-            )
-        entity = store.invitation(invitation_or_404(invitation_id))  # status computed: expired reads as Expired
-        if entity["status"] in ("Accepted", "Expired", "Revoked"):
-            raise LogtoError(422, "request.invalid_input", "The status of the invitation cannot be changed anymore.")
-        store.db.execute("BEGIN")
-        try:
-            if data["status"] == "Accepted":
-                user = user_or_404(str(accepted_user_id))
-                if (user["primary_email"] or "").lower() != entity["invitee"].lower() or not user["primary_email"]:
-                    raise LogtoError(
-                        422, "request.invalid_input", "The accepted user must have the same email as the invitee."
-                    )
-                store.db.execute(
-                    "INSERT INTO members VALUES (?,?) ON CONFLICT DO NOTHING", (entity["organizationId"], user["id"])
-                )
-                for role in entity["organizationRoles"]:
-                    store.db.execute(
-                        "INSERT INTO member_roles VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                        (entity["organizationId"], user["id"], role["id"]),
-                    )
-            updated_at = now_ms()
-            store.db.execute(
-                "UPDATE invitations SET status = ?, accepted_user_id = coalesce(?, accepted_user_id), updated_at = ? "
-                "WHERE id = ?",
-                (data["status"], accepted_user_id, updated_at, invitation_id),
-            )
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
-        result = {**entity, "status": data["status"], "updatedAt": updated_at}
-        if accepted_user_id is not None:
-            result["acceptedUserId"] = accepted_user_id
-        return _json(result)
-
-    @app.delete("/api/organization-invitations/<invitation_id>")
-    def delete_invitation(invitation_id: str) -> Response:
-        require_m2m()
-        invitation_or_404(invitation_id)
-        store.db.execute("DELETE FROM invitations WHERE id = ?", (invitation_id,))
-        return Response(status=204)
-
-    # -- local-only helpers --------------------------------------------------------------------------------------------
-    @app.post("/__dev/tokens")
-    def mint() -> Response:
-        """Mint a token the way Logto would issue it: scope = requested ∩ what Logto grants (oidc/resource.ts
-        findResourceScopes, called from oidc/init.ts with findFromOrganizations: true). Only the service's API
-        resource (API_RESOURCE) counts for API tokens; scopes of other resources never do.
-
-        - global API token (user): the user's global roles' API_RESOURCE scopes, plus the API_RESOURCE scopes of the
-          user's organization roles in EVERY organization;
-        - organization API token (user): the organization roles' API_RESOURCE scopes in that organization plus the user's
-          global roles' API_RESOURCE scopes; (application): its organization roles' API_RESOURCE scopes there;
-        - organization token: the organization roles' organization permissions (user or application).
-        """
-        data = request.get_json(silent=True) or {}
-        kind, org_id = data.get("kind"), str(data.get("organizationId") or "")
-        if kind not in ("organization", "organization_api", "global_api"):
-            return _json({"message": "kind must be organization, organization_api or global_api"}, 400)
-        if data.get("applicationId") is not None:
-            app_id = data["applicationId"]
-            if not store.one("SELECT 1 FROM applications WHERE id = ?", app_id):
-                return _json({"message": f"unknown application {app_id!r}"}, 400)
-            if kind == "global_api":
-                return _json({"message": "applications get organization or organization API tokens here"}, 400)
-            if not org_id or not store.one(
-                "SELECT 1 FROM org_applications WHERE org_id = ? AND app_id = ?", org_id, app_id
-            ):
-                # grants/client-credentials.ts: AccessDenied('app has not associated with the organization')
-                return _json({"message": "app has not associated with the organization"}, 403)
-            subject = client_id = app_id
-            granted = store.app_scopes_of(org_id, app_id, api=kind == "organization_api")
-        else:
-            user_id = str(data.get("userId"))
-            if store.one("SELECT 1 FROM users WHERE id = ?", user_id) is None:
-                return _json({"message": f"unknown user {user_id!r}"}, 400)
-            subject, client_id = user_id, SPA_APP_ID  # as the console's app gets them (oidc.py)
-            if kind == "global_api":
-                granted = store.global_api_scopes(user_id) | store.org_role_api_scopes(user_id, None)
-            elif not org_id or not store.one("SELECT 1 FROM members WHERE org_id = ? AND user_id = ?", org_id, user_id):
-                return _json({"message": "user is not a member of the organization"}, 403)
-            elif kind == "organization":
-                granted = store.org_scopes_of(org_id, user_id)
-            else:
-                granted = store.org_role_api_scopes(user_id, org_id) | store.global_api_scopes(user_id)
-        requested = data.get("scopes")
-        scopes = granted if requested is None else granted & set(requested)
-        aud = f"urn:logto:organization:{org_id}" if kind == "organization" else api_resource
-        extra = {"organization_id": org_id} if kind == "organization_api" else {}
-        token = keys.access_token(
-            issuer,
-            subject,
-            client_id,
-            aud,
-            " ".join(sorted(scopes)),
-            ttl=int(data.get("expiresIn", 3600)),
-            alg=data.get("alg", "ES384"),
-            **extra,
-        )
-        return _json({"token": token, "scope": " ".join(sorted(scopes)), "aud": aud})
-
-    @app.post("/__dev/sign")
-    def sign() -> Response:
-        """Sign arbitrary claims with the tenant key (tests of the authorizer's claim rules)."""
-        data = request.get_json(silent=True) or {}
-        return _json({"token": keys.sign(data.get("claims", {}), data.get("alg", "ES384"), data.get("header"))})
-
-    @app.get("/__dev/stats")
-    def read_stats() -> Response:
-        with stats_lock:
-            return _json(json.loads(json.dumps(stats)))
-
-    @app.post("/__dev/faults")
-    def add_fault() -> Response:
-        data = request.get_json(silent=True) or {}
-        if "rate" in data:
-            kinds = [str(k) for k in data.get("kinds", ["429", "500", "slow", "lost", "drop"])]
-            known = all(k in ("slow", "lost", "drop") or (k.isdigit() and len(k) == 3) for k in kinds)
-            if not kinds or not known or not 0 <= float(data["rate"]) <= 1:
-                return _json({"message": "rate in [0, 1]; kinds: status codes, slow, lost, drop"}, 400)
-            with stats_lock:
-                chaos.clear()
-                chaos.update(
-                    rate=float(data["rate"]),
-                    kinds=kinds,
-                    rng=random.Random(data.get("seed")),  # noqa: S311 - fault injection, not cryptography
-                    slowMs=int(data.get("slowMs", 1500)),
-                    retryAfter=data.get("retryAfter", 1),
-                )
-            return _json({"chaos": {k: v for k, v in chaos.items() if k != "rng"}}, 201)
-        if data.get("lost") not in (None, "status", "drop", "garbled"):
-            return _json({"message": 'lost is "status", "drop" or "garbled"'}, 400)
-        with stats_lock:
-            faults.append(
-                {
-                    "pathPrefix": data.get("pathPrefix", "/api/"),
-                    "times": int(data.get("times", 1)),
-                    **{k: data[k] for k in ("method", "status", "retryAfter", "delayMs", "lost") if k in data},
-                }
-            )
-        return _json({"faults": len(faults)}, 201)
-
-    @app.delete("/__dev/faults")
-    def clear_faults() -> Response:
-        with stats_lock:
-            faults.clear()
-            chaos.clear()
-        return Response(status=204)
-
-    @app.post("/__dev/reset")
-    def reset() -> Response:
-        store.reset()
-        with stats_lock:
-            outbox.clear()
-        return Response(status=204)
-
-    @app.get("/__dev/outbox")
-    def read_outbox() -> Response:
-        with stats_lock:
-            return _json(list(outbox))
-
-    @app.delete("/__dev/outbox")
-    def clear_outbox() -> Response:
-        with stats_lock:
-            outbox.clear()
-        return Response(status=204)
-
-    @app.route("/__dev/connector", methods=["GET", "POST"])
-    def connector() -> Response:
-        data = request.get_json(silent=True) if request.method == "POST" else None
-        if isinstance(data, dict) and isinstance(data.get("email"), bool):
-            connectors["email"] = data["email"]
-        elif request.method == "POST":
-            return _json({"message": 'expected {"email": true|false}'}, 400)
-        return _json(dict(connectors))
-
-    @app.get("/__dev/info")
-    def info() -> Response:
-        users = [
-            {
-                "id": r["id"],
-                "email": r["primary_email"],
-                "globalRoles": [
-                    g["name"]
-                    for g in store.q(
-                        "SELECT r.name FROM users_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = ? "
-                        "ORDER BY r.name",
-                        r["id"],
-                    )
-                ],
-                "globalScopes": sorted(store.global_api_scopes(r["id"])),
-            }
-            for r in store.q("SELECT * FROM users ORDER BY id")
-        ]
-        orgs = [{"id": r["id"], "name": r["name"]} for r in store.q("SELECT * FROM organizations ORDER BY created_at")]
-        apps = [{"id": r["id"], "name": r["name"]} for r in store.q("SELECT * FROM applications ORDER BY id")]
-        return _json(
-            {
-                "issuer": issuer,
-                "apiResource": api_resource,
-                "managementApiResource": management_resource,
-                "m2mAppId": M2M_APP_ID,
-                "resources": [store.resource(r) for r in store.q("SELECT * FROM resources ORDER BY rowid")],
-                "users": users,
-                "organizations": orgs,
-                "applications": apps,
-                "password": SEEDED_PASSWORD,  # every seeded user's, on the sign-in page
-                "spaApps": [
-                    {"id": c.id, "redirectUris": c.redirect_uris, "postLogoutRedirectUris": c.post_logout_redirect_uris}
-                    for c in oidc_state.clients.values()
-                ],
-            }
-        )
-
+    dev_routes.register(
+        app,
+        store=store,
+        keys=keys,
+        issuer=issuer,
+        api_resource=api_resource,
+        management_resource=management_resource,
+        outbox=outbox,
+        connectors=connectors,
+        lock=requests.lock,
+        clients=oidc_state.clients.values(),
+        json_answer=_json,
+    )
     helpers = Helpers(require_m2m, body, page_params, paginated, LogtoError, _json, _guard, _str_list)
+    invitation_routes.register(
+        app,
+        store,
+        helpers,
+        fk_violation=fk_violation,
+        check_roles=check_roles,
+        user_or_404=user_or_404,
+        connectors=connectors,
+        outbox=outbox,
+        lock=requests.lock,
+    )
     register_tenant_admin(app, store, helpers)
     register_applications(app, store, helpers)
     desired = desired_for(api_resource, management_resource)
