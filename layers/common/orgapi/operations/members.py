@@ -109,15 +109,17 @@ def replace_member_roles(request: Request, services: Services) -> Result:
         services, organization_id, user_id, catalog, request.deadline, orphan_check=not keeps_creator, beside=target
     ) as target_roles:
         request.access.ensure_outranks(user_id, target_roles)
+        unchanged = {r.id for r in target_roles} == set(role_ids)  # read under the lease: nothing can change it
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
-    audit.record(
-        services.audit,
-        request.caller,
-        "member.roles_replaced",
-        organization_id,
-        userIds=[user_id],
-        roleNames=[r.name for r in roles],
-    )
+    if not unchanged:  # the same roles again changed nothing in Logto: no entry, no event (found in review)
+        audit.record(
+            services.audit,
+            request.caller,
+            "member.roles_replaced",
+            organization_id,
+            userIds=[user_id],
+            roleNames=[r.name for r in roles],
+        )
     return Result(200, {"userId": user_id, "roleNames": [r.name for r in roles]})
 
 
