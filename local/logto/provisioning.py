@@ -1,16 +1,13 @@
-"""Tenant-admin routes for creating and removing users and applications, as `make smoke` does on a real tenant
-(throwaway users, a throwaway first-party app allowed token exchange), with Logto's statuses and bodies:
+"""Tenant-admin routes `make smoke` needs beside those `make logto-setup` uses, with Logto's statuses and bodies:
 
 - POST /api/users → 200 the user (routes/admin-user/basics.ts; a taken username (exact) or e-mail is 422
   `user.username_already_in_use` / `user.email_already_in_use`); DELETE /api/users/{id} → 204, 404 unknown;
-- POST /api/applications → 200 the application, without its secret (notes/logto-observed.md: read it from
-  GET /api/applications/{id}/secrets); a third-party app may not allow token exchange (422
-  `application.third_party_application_cannot_enable_token_exchange`); DELETE /api/applications/{id} → 204;
-- GET /api/applications/{id}/secrets → the secrets (routes/applications/application-secret.ts);
-- GET /api/roles → the global roles (routes/role.ts, paginated); POST /api/users/{id}/roles `{roleIds}` → 201
-  (routes/admin-user/role.ts; an unknown role id is 404), to give a throwaway user the global role with `org:create`.
+- POST /api/users/{id}/roles `{roleIds}` → 201 (routes/admin-user/role.ts; an unknown role id is 404), to give a
+  throwaway user the global role with `org:create`;
+- DELETE /api/applications/{id} → 204.
 
-Machine clients of the token endpoint other than the built-in M2M app are the applications created here.
+Applications are created, read and listed by application_routes.py (the one model of them); `client()` reads that
+model for the token endpoint's grants (token_exchange.py).
 """
 
 from __future__ import annotations
@@ -24,9 +21,6 @@ from flask import Flask, Response, request
 
 from local.logto.store import Store, new_id, now_ms
 
-SCHEMA = ""  # applications, their metadata and secrets: local/logto/application_routes.py (one model of them)
-APPLICATION_TYPES = ("Native", "SPA", "Traditional", "MachineToMachine")
-CONFIDENTIAL = ("Traditional", "MachineToMachine")  # oidc/utils.ts: the others authenticate with no secret
 USERNAME = re.compile(r"^[A-Z_a-z]\w*$")  # @logto/core-kit usernameRegEx
 
 
@@ -51,7 +45,6 @@ def client(store: Store, client_id: str) -> dict[str, Any] | None:
 
 def install(app: Flask, store: Store, *, require_m2m: Callable[[], None], error: Callable[..., Exception]) -> None:
     """`error(status, code, message)` builds the stand-in's Logto error (server.LogtoError)."""
-    store.db.executescript(SCHEMA)
 
     def guard(condition: bool, detail: str) -> None:
         if not condition:
