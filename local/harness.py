@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -22,6 +21,8 @@ from typing import Any
 
 import requests
 
+from local.serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -31,12 +32,6 @@ SHELL_SETTINGS = ("LOGTO_ENDPOINT", "API_RESOURCE", "PORT", "ALLOWED_ORIGINS")
 
 class StackFailed(RuntimeError):
     """The stack exited or did not answer in time; the message holds what it printed."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
