@@ -15,10 +15,6 @@ T = TypeVar("T")
 POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="side-by-side")
 
 
-def start(read: Callable[[], T]) -> Future[T]:
-    return POOL.submit(read)
-
-
 def together(*reads: Callable[[], Any]) -> list[Any]:
     """Every read's result, in order. All of them finish before this returns (nothing outlives the request); when
     some fail, the first failure in argument order is raised, as if they had run one after the other."""

@@ -23,15 +23,15 @@ import math
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, RateLimited, ServiceUnavailable
 from orgapi.base.observability import logger, metrics
+from orgapi.base.side_by_side import together
 from orgapi.outcomes import changes
 
 if TYPE_CHECKING:
@@ -236,11 +236,7 @@ def _take_all(services: Services, scopes: list[tuple[str, int, str]]) -> Places:
         except Exception as exc:  # reported below, after every other place is given back
             return exc
 
-    if len(scopes) == 1:
-        results = [take(scopes[0])]
-    else:
-        with ThreadPoolExecutor(len(scopes)) as pool:
-            results = list(pool.map(take, scopes))
+    results = together(*(partial(take, scope) for scope in scopes))  # `take` returns failures, never raises
     places.taken = [r for r in results if isinstance(r, Place)]
     if len(places.taken) == len(scopes):
         return places
