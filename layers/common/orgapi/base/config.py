@@ -29,6 +29,17 @@ _EVENT_BUS = re.compile(
 _RESOURCE = re.compile(r"^\S{1,256}$")
 
 
+# The limits' variables and their defaults (CONTRACT.md "Limits"; 0 = no limit); Settings' fields are these, lower-case.
+LIMITS = {
+    "MAX_ORGS_CREATED_PER_USER_PER_DAY": 10,
+    "MAX_MEMBERS_PER_ORG": 500,
+    "MAX_PENDING_INVITATIONS_PER_ORG": 100,
+    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY": 200,
+    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY": 5,
+}
+MAX_LIMIT = 5000
+
+
 @dataclass(frozen=True)
 class Settings:
     logto_endpoint: str
@@ -68,11 +79,11 @@ class Settings:
     event_bus: str = ""
     audit_retention_days: int = 90
     # Limits (orgapi.operations.limits; 0 = no limit): count limits per organization, rate limits per 24 hours.
-    max_orgs_created_per_user_per_day: int = 10
-    max_members_per_org: int = 500
-    max_pending_invitations_per_org: int = 100
-    max_invitation_emails_per_org_per_day: int = 200
-    max_invitation_emails_per_invitee_per_day: int = 5
+    max_orgs_created_per_user_per_day: int = LIMITS["MAX_ORGS_CREATED_PER_USER_PER_DAY"]
+    max_members_per_org: int = LIMITS["MAX_MEMBERS_PER_ORG"]
+    max_pending_invitations_per_org: int = LIMITS["MAX_PENDING_INVITATIONS_PER_ORG"]
+    max_invitation_emails_per_org_per_day: int = LIMITS["MAX_INVITATION_EMAILS_PER_ORG_PER_DAY"]
+    max_invitation_emails_per_invitee_per_day: int = LIMITS["MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY"]
 
     @property
     def jwks_url(self) -> str:
@@ -230,14 +241,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, require: tuple[str, .
 
 # The contract's "Limits" (name, default). A count above MAX_LIMIT is refused: a rate window keeps one entry per place
 # in one DynamoDB item (400 KB at most), and a limit that high is no limit anyway (use 0).
-LIMITS = {
-    "MAX_ORGS_CREATED_PER_USER_PER_DAY": 10,
-    "MAX_MEMBERS_PER_ORG": 500,
-    "MAX_PENDING_INVITATIONS_PER_ORG": 100,
-    "MAX_INVITATION_EMAILS_PER_ORG_PER_DAY": 200,
-    "MAX_INVITATION_EMAILS_PER_INVITEE_PER_DAY": 5,
-}
-MAX_LIMIT = 5000
 
 
 def _limits(env: Mapping[str, str]) -> dict[str, int]:
