@@ -211,7 +211,7 @@ class ManagementApi:
 
     def role_scopes(self, role_id: str, deadline: Deadline) -> list[dict[str, Any]]:
         """A global role's permissions, each with its API resource attached (routes/role.scope.ts)."""
-        return self.read(list[shapes.GlobalScope], "GET", f"/roles/{_seg(role_id)}/scopes", deadline)
+        return self.read(list[shapes.ResourceScope], "GET", f"/roles/{_seg(role_id)}/scopes", deadline)
 
     def resource_id(self, indicator: str, deadline: Deadline) -> str | None:
         """Logto's id of the API resource with this indicator (routes/resource.ts lists them with indicators)."""

@@ -37,6 +37,9 @@ class ResourceRef(_Shape):
 
 
 class ResourceScope(Named):
+    """A permission of an API resource, with its resource attached (organization roles' resourceScopes, and a global
+    role's scopes: routes/role.scope.ts)."""
+
     resource: ResourceRef
 
 
@@ -46,10 +49,6 @@ class OrganizationRole(_Shape):
     # Logto's role list always carries both (getWithScopes): a missing list would read as "no permissions"
     scopes: list[Named]
     resourceScopes: list[ResourceScope]
-
-
-class GlobalScope(Named):
-    resource: ResourceRef
 
 
 class Invitation(_Shape):
@@ -66,10 +65,6 @@ class UserOrganization(Organization):
 class Member(_Shape):
     id: str
     organizationRoles: list[Identified]
-
-
-class TokenAnswer(_Shape):
-    access_token: str
 
 
 class Malformed(Exception):
