@@ -14,6 +14,7 @@ allows (a warm container: M2M token, API resource id and, for GET /roles, the ro
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import sqlite3
@@ -53,21 +54,39 @@ class CallRecorder:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not (self.recording and environ.get("PATH_INFO", "").startswith("/api/")):
             return self.app(environ, start_response)
+        method, path, query = environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+        return self._timed(method, path, query, lambda: list(self.app(environ, start_response)))
+
+    def _timed(self, method: str, path: str, query: str, call: Callable[[], Any]) -> Any:
         with self._lock:
             started = next(self._ticks)
         time.sleep(self.delay)
-        body = list(self.app(environ, start_response))
-        with self._lock:
-            ended = next(self._ticks)
-            self.calls.append(
-                Call(environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("QUERY_STRING", ""), started, ended)
-            )
-        return body
+        try:
+            return call()
+        finally:
+            with self._lock:
+                self.calls.append(Call(method, path, query, started, next(self._ticks)))
 
-    def record(self, action: Callable[[], Any]) -> tuple[Any, list[Call]]:
+    def record(self, action: Callable[[], Any], *, aws: bool = False) -> tuple[Any, list[Call]]:
+        """Run `action`, recording its Management API calls; `aws`: its AWS calls too (DynamoDB, EventBridge, as
+        method "AWS"), held and numbered alike, so one chain counts both kinds of round trip."""
+        from unittest import mock
+
+        from botocore.client import BaseClient
+
+        make_api_call = BaseClient._make_api_call
+        recorder = self
+
+        def timed_api_call(client: Any, operation: str, params: Any) -> Any:
+            service = client.meta.service_model.service_name
+            return recorder._timed(
+                "AWS", f"{service}.{operation}", "", lambda: make_api_call(client, operation, params)
+            )
+
         self.calls, self.recording = [], True
         try:
-            result = action()
+            with mock.patch.object(BaseClient, "_make_api_call", timed_api_call) if aws else contextlib.nullcontext():
+                result = action()
         finally:
             self.recording = False
         return result, sorted(self.calls, key=lambda c: c.started)
@@ -79,6 +98,10 @@ def sequential_round_trips(calls: list[Call]) -> int:
     for i, call in enumerate(calls):
         depth.append(1 + max((depth[j] for j in range(i) if calls[j].ended < call.started), default=0))
     return max(depth, default=0)
+
+
+def logto_calls(calls: list[Call]) -> list[Call]:
+    return [c for c in calls if c.method != "AWS"]
 
 
 def reads_made_twice(calls: list[Call]) -> list[str]:

@@ -64,10 +64,10 @@ def test_busy_organization_is_a_409_before_the_deadline(table):
 def test_a_crashed_holder_s_lease_ends_by_itself_and_is_not_released_by_it_later(table):
     now = [1000.0]
     crashed = LeaseStore(table, clock=lambda: now[0])
-    crashed._acquire({"id": {"S": "lease#organization#org1"}}, "crashed-owner", Deadline.after(1))
+    stale = crashed.acquire("org1", Deadline.after(1))
     now[0] += 31  # MAX_HOLD_SECONDS later
     later = LeaseStore(table, clock=lambda: now[0])
     with later.hold("org1", Deadline.after(1)):
-        crashed._release({"id": {"S": "lease#organization#org1"}}, "crashed-owner")  # not its lease any more
+        stale.release()  # not its lease any more
         item = boto3.client("dynamodb").get_item(TableName=table, Key={"id": {"S": "lease#organization#org1"}})
-        assert item["Item"]["owner"]["S"] != "crashed-owner"
+        assert item["Item"]["owner"]["S"] != stale.owner

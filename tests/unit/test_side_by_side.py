@@ -67,3 +67,40 @@ def test_settle_waits_for_reads_nobody_took():
     release.set()
     ahead.settle()
     assert done == [True]
+
+
+def test_settle_undoes_what_was_started_and_never_taken():
+    undone = []
+    ahead = ReadsAhead()
+    ahead.start("lease", lambda: "lease-1", undo=undone.append)
+    ahead.start("places", lambda: "places-1", undo=undone.append)
+    assert ahead.take("places", lambda: "fresh") == "places-1"  # taken: its owner undoes it, not settle
+    ahead.settle()
+    assert undone == ["lease-1"]
+
+
+def test_settle_undoes_nothing_that_failed_to_start():
+    undone = []
+
+    def busy():
+        raise RuntimeError("busy")
+
+    ahead = ReadsAhead()
+    ahead.start("lease", busy, undo=undone.append)
+    ahead.settle()  # the failure is nobody's answer: the request ended before it needed the lease
+    assert undone == []
+
+
+def test_settle_waits_for_later_tasks():
+    release, done = threading.Event(), []
+
+    def release_lease():
+        release.wait(5)
+        done.append(True)
+
+    ahead = ReadsAhead()
+    ahead.later(release_lease)
+    assert done == []
+    release.set()
+    ahead.settle()
+    assert done == [True]

@@ -13,6 +13,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="side-by-side")
+# What ReadsAhead starts may wait (a busy organization's lease backs off for seconds): its own pool, so waiting there
+# never holds up the side-by-side reads of another request in the same process (the local stack runs many).
+AHEAD_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="ahead")
 
 
 def together(*reads: Callable[[], Any]) -> list[Any]:
@@ -26,20 +29,32 @@ def together(*reads: Callable[[], Any]) -> list[Any]:
 
 
 class ReadsAhead:
-    """Reads a request will make whatever its permission check decides, started before that check so they travel
-    beside its reads. Each is taken at most once: a later read of the same thing (after a lost answer) is fresh."""
+    """What a request will need whatever its permission check decides (a read, the organization's lease, a rate
+    limit's places), started before that check so it travels beside the check's reads. Each is taken at most once: a
+    later read of the same thing (after a lost answer) is fresh. What is started but never taken (the request ended
+    first) is undone by `settle`: a lease released, places given back. `later` runs what may overlap the rest of the
+    request (releasing a lease beside the audit write); `settle` waits for it, so nothing runs past the answer."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, Future[Any]] = {}
+        self._pending: dict[str, tuple[Future[Any], Callable[[Any], None] | None]] = {}
+        self._later: list[Future[Any]] = []
 
-    def start(self, key: str, read: Callable[[], Any]) -> None:
-        self._pending[key] = POOL.submit(read)
+    def start(self, key: str, read: Callable[[], Any], undo: Callable[[Any], None] | None = None) -> None:
+        self._pending[key] = (AHEAD_POOL.submit(read), undo)
 
     def take(self, key: str, read: Callable[[], T]) -> T:
-        future = self._pending.pop(key, None)
+        future, _ = self._pending.pop(key, (None, None))
         return future.result() if future is not None else read()
 
+    def later(self, task: Callable[[], Any]) -> None:
+        self._later.append(POOL.submit(task))
+
     def settle(self) -> None:
-        """Wait for reads nobody took (the request failed before it needed them): nothing runs past the answer."""
-        wait(list(self._pending.values()))
+        """Undo what nobody took, and wait for it and for every `later` task."""
+        for future, undo in self._pending.values():
+            wait([future])
+            if undo is not None and future.exception() is None:
+                self._later.append(POOL.submit(undo, future.result()))
         self._pending.clear()
+        wait(self._later)
+        self._later = []

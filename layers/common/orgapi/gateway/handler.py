@@ -21,7 +21,7 @@ from orgapi.gateway.cors import with_cors
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import PLAIN_ID
 from orgapi.logto.upstream import api_error
-from orgapi.operations.request import Operation, Request
+from orgapi.operations.request import STARTED_AHEAD, Operation, Request
 from orgapi.operations.services import Services, services
 from orgapi.tokens.identity import Caller
 
@@ -104,10 +104,10 @@ def _serve(
     )
     audit.append(request)
     request.validate_input()
-    invitation_id = path.get("invitationId")
-    if invitation_id:  # every route naming an invitation reads it first: that read needs no permission to start
-        request.ahead.start("invitation", lambda: shared.logto.get_invitation(invitation_id, request.deadline))
     try:
+        start = STARTED_AHEAD.get(operation)
+        if start is not None:  # what the operation needs whatever the check decides goes beside the check's reads
+            start(request, shared)
         # Permissions as Logto grants them now (live), not only as the token said when it was issued.
         request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
         result = operation(request, shared)

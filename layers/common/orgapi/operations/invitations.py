@@ -15,7 +15,7 @@ from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.upstream import api_error
 from orgapi.operations import limits
 from orgapi.operations.members import fresh_catalog
-from orgapi.operations.request import Request, Result
+from orgapi.operations.request import Request, Result, invitation_ahead, starts_ahead
 from orgapi.operations.services import Services
 from orgapi.outcomes import audit, changes
 
@@ -53,6 +53,14 @@ def list_invitations(request: Request, services: Services) -> Result:
     )
 
 
+def _create_invitation_ahead(request: Request, services: Services) -> None:
+    from orgapi.contract.models import CreateInvitation
+
+    invitee = request.body(CreateInvitation).invitee
+    limits.start_invitation_places(request, services, request.path["organizationId"], invitee)
+
+
+@starts_ahead(_create_invitation_ahead)
 def create_invitation(request: Request, services: Services) -> Result:
     from orgapi.contract.models import CreateInvitation  # pydantic is loaded only by operations that parse input
 
@@ -73,8 +81,9 @@ def create_invitation(request: Request, services: Services) -> Result:
         payload["inviterId"] = request.caller.subject
     # Places: the e-mail's (rate limits) and a pending invitation's (counted in Logto, under the lease).
     organization_id = request.path["organizationId"]
-    with limits.invitation_places(services, organization_id, body.invitee, request.deadline, now_ms()) as places:
-        invitation = changes.create_invitation(services.logto, payload, request.deadline)
+    with limits.email_places(request, services, organization_id, body.invitee) as places:
+        with limits.pending_invitation_place(request, services, organization_id):  # (the lease ends with the create)
+            invitation = changes.create_invitation(services.logto, payload, request.deadline)
         request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
         audit.record(
             services.audit,
@@ -114,7 +123,7 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
     organization_id, invitation_id = request.path["organizationId"], request.path["invitationId"]
     not_found = NotFound("No such invitation in this organization", code="invitation_not_found")
     try:
-        # (read beside the live permission check the first time: api.py starts it; any later read is fresh)
+        # (read beside the live permission check the first time: invitation_ahead; any later read is fresh)
         invitation = request.ahead.take(
             "invitation", lambda: services.logto.get_invitation(invitation_id, request.deadline)
         )
@@ -127,6 +136,7 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
     return invitation
 
 
+@starts_ahead(invitation_ahead)
 def revoke_invitation(request: Request, services: Services) -> Result:
     result = _revoke(request, services)  # every way it answers 204 is a revocation that happened
     audit.record(
@@ -171,6 +181,7 @@ def _not_pending() -> Conflict:
     return Conflict("The invitation is no longer pending", code="invitation_not_pending")
 
 
+@starts_ahead(invitation_ahead)
 def send_invitation_message(request: Request, services: Services) -> Result:
     """E-mail a pending invitation of this organization again (Logto itself would send one for any invitation)."""
     template = services.settings.invitation_link
@@ -182,7 +193,7 @@ def send_invitation_message(request: Request, services: Services) -> Result:
     ensure_pending(invitation)
     invitation_id = request.path["invitationId"]
     # The e-mail's places (rate limits) are given back when it surely was not sent (the send raised).
-    with limits.email_places(services, request.path["organizationId"], str(invitation.get("invitee") or "")):
+    with limits.email_places(request, services, request.path["organizationId"], str(invitation.get("invitee") or "")):
         try:
             services.logto.send_invitation_message(
                 invitation_id, {"link": invitation_link_for(template, invitation_id)}, request.deadline

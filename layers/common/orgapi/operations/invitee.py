@@ -8,6 +8,7 @@ Accepting does not re-check the inviter: the escalation rule ran when the invita
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from orgapi.base.errors import Conflict, Forbidden, NotFound
@@ -18,7 +19,7 @@ from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations import limits
 from orgapi.operations.invitations import ensure_pending, now_ms
-from orgapi.operations.request import Request, Result
+from orgapi.operations.request import Request, Result, invitation_ahead, starts_ahead
 from orgapi.operations.services import Services
 from orgapi.outcomes import audit
 
@@ -91,7 +92,7 @@ def list_own_invitations(request: Request, services: Services) -> Result:
 def _own_pending_invitation(request: Request, services: Services) -> dict[str, Any]:
     email = _primary_email(request, services)
     try:
-        # (started by api.py before the user's read above, so the two travel side by side)
+        # (started by invitation_ahead before the user's read above, so the two travel side by side)
         invitation = request.ahead.take(
             "invitation", lambda: services.logto.get_invitation(request.path["invitationId"], request.deadline)
         )
@@ -131,10 +132,15 @@ def _settled(request: Request, services: Services, status: str, error: LogtoErro
     raise _not_found()
 
 
+@starts_ahead(invitation_ahead)
 def accept_invitation(request: Request, services: Services) -> Result:
     pending = _own_pending_invitation(request, services)
     invitation_id, user_id = request.path["invitationId"], request.caller.subject
     organization_id = str(pending.get("organizationId") or "")
+    # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted under the organization's lease.
+    leased = bool(organization_id) and limits.counts_members(services)
+    if leased:
+        request.start_lease(services.leases(), organization_id)  # taken beside the membership read below
     if organization_id and services.logto.membership(organization_id, user_id, request.deadline) is not None:
         # An invitation is for joining. Accepted by a member, Logto would add its roles to theirs: a role change
         # that took only member:invite (an inviter can reach a member through a case variant of their e-mail).
@@ -142,8 +148,9 @@ def accept_invitation(request: Request, services: Services) -> Result:
             "You are already a member of this organization; your roles are changed by its admins",
             code="already_member",
         )
-    # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted in Logto under the organization's lease.
-    with limits.member_places(services, organization_id, [user_id], request.deadline):
+    # The member limit is counted in Logto under the organization's lease, right before the change.
+    with request.lease(services.leases(), organization_id) if leased else nullcontext():
+        limits.ensure_member_places(services, organization_id, [user_id], request.deadline)
         try:
             invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
         except StatusChangeRefused:
@@ -163,6 +170,7 @@ def accept_invitation(request: Request, services: Services) -> Result:
     return Result(200, views.invitation(invitation))
 
 
+@starts_ahead(invitation_ahead)
 def decline_invitation(request: Request, services: Services) -> Result:
     invitation = _own_pending_invitation(request, services)
     try:

@@ -2,7 +2,9 @@
 
 Count limits (members, pending invitations per organization) are counted in Logto itself, under the organization's
 lease (lease.py): the count is read after the lease is taken and the change is made before it is released, so N
-requests at once with one place left run one after the other and exactly one gets it. A place is never stored
+requests at once with one place left run one after the other and exactly one gets it. The lease (and an e-mail's
+places) are taken beside the permission check and released beside the audit write (orgapi.operations.request), so a
+write pays one round trip for its limits: the count. A place is never stored
 anywhere, so nothing can drift: a removed member, or an invitation that was accepted, declined, revoked or has
 expired (even in Logto's console) frees its place the moment Logto stops counting it, and a refused, failed or undone
 change never took one.
@@ -23,7 +25,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from orgapi.base.side_by_side import together
 from orgapi.outcomes import changes
 
 if TYPE_CHECKING:
+    from orgapi.operations.request import Request
     from orgapi.operations.services import Services
 
 WINDOW_SECONDS = 24 * 3600
@@ -67,26 +70,25 @@ def _unavailable() -> ServiceUnavailable:
 
 
 # -- count limits (Logto, under the organization's lease) --------------------------------------------------------------
-@contextmanager
-def member_places(
-    services: Services, organization_id: str, user_ids: list[str], deadline: Deadline, *, leased: bool = False
-) -> Iterator[None]:
-    """Run the `with` body (which adds `user_ids`) only if the organization keeps at most MAX_MEMBERS_PER_ORG
-    members afterwards (409 `limit_reached` otherwise). `leased`: the caller holds the organization's lease already."""
+def ensure_member_places(services: Services, organization_id: str, user_ids: list[str], deadline: Deadline) -> None:
+    """409 `limit_reached` unless the organization keeps at most MAX_MEMBERS_PER_ORG members once `user_ids` are
+    added. Called under the organization's lease, right before the change (`takes_lease` says when one is needed)."""
     limit = services.settings.max_members_per_org
     if not limit:
-        yield
         return
-    with nullcontext() if leased else services.leases().hold(organization_id, deadline):
-        count = _member_count(services, organization_id, deadline)
-        if count + len(set(user_ids)) > limit:
-            # At the edge only: users who are members already take no new place (Logto adds them "on conflict do
-            # nothing"), so find out who they are before refusing.
-            existing = changes.members_among(services.logto, organization_id, user_ids, deadline)
-            if count + len(set(user_ids) - existing) > limit:
-                _refused("members_per_org", limit)
-                raise LimitReached(f"This organization has reached its limit of {limit} members", limit)
-        yield
+    count = _member_count(services, organization_id, deadline)
+    if count + len(set(user_ids)) > limit:
+        # At the edge only: users who are members already take no new place (Logto adds them "on conflict do
+        # nothing"), so find out who they are before refusing.
+        existing = changes.members_among(services.logto, organization_id, user_ids, deadline)
+        if count + len(set(user_ids) - existing) > limit:
+            _refused("members_per_org", limit)
+            raise LimitReached(f"This organization has reached its limit of {limit} members", limit)
+
+
+def counts_members(services: Services) -> bool:
+    """Whether adding a member needs the organization's lease for the member limit."""
+    return bool(services.settings.max_members_per_org)
 
 
 def _member_count(services: Services, organization_id: str, deadline: Deadline) -> int:
@@ -268,29 +270,38 @@ def organization_place(services: Services, user_id: str) -> Iterator[None]:
         raise
 
 
-@contextmanager
-def email_places(services: Services, organization_id: str, invitee: str) -> Iterator[Places]:
-    """An invitation e-mail's places, per organization and per invitee address (lower-cased as Logto compares them,
-    and hashed: the table never holds an address). Given back when the `with` body raises; the body gives them back
-    itself (`Places.emailed`) when the e-mail was refused."""
+def _email_scopes(services: Services, organization_id: str, invitee: str) -> list[tuple[str, int, str]]:
+    if not services.settings.invitation_link:
+        return []
     settings = services.settings
-    address = hashlib.sha256(invitee.strip().lower().encode()).hexdigest()
-    places = _take_all(
-        services,
-        [
-            (
-                f"limit#emails#organization#{organization_id}",
-                settings.max_invitation_emails_per_org_per_day,
-                "invitation_emails_per_org",
-            ),
-            (
-                f"limit#emails#invitee#{address}",
-                settings.max_invitation_emails_per_invitee_per_day,
-                "invitation_emails_per_invitee",
-            ),
-        ]
-        if settings.invitation_link
-        else [],
+    address = hashlib.sha256(invitee.strip().lower().encode()).hexdigest()  # the table never holds an address
+    return [
+        (
+            f"limit#emails#organization#{organization_id}",
+            settings.max_invitation_emails_per_org_per_day,
+            "invitation_emails_per_org",
+        ),
+        (
+            f"limit#emails#invitee#{address}",
+            settings.max_invitation_emails_per_invitee_per_day,
+            "invitation_emails_per_invitee",
+        ),
+    ]
+
+
+def start_email_places(request: Request, services: Services, organization_id: str, invitee: str) -> None:
+    """Take an e-mail's places now, beside other reads; `email_places` below holds them (or settle gives them back)."""
+    scopes = _email_scopes(services, organization_id, invitee)
+    request.ahead.start("email_places", lambda: _take_all(services, scopes), undo=Places.give_back)
+
+
+@contextmanager
+def email_places(request: Request, services: Services, organization_id: str, invitee: str) -> Iterator[Places]:
+    """An invitation e-mail's places, per organization and per invitee address (lower-cased as Logto compares them).
+    Given back when the `with` body raises; the body gives them back itself (`Places.emailed`) when the e-mail was
+    refused."""
+    places = request.ahead.take(
+        "email_places", lambda: _take_all(services, _email_scopes(services, organization_id, invitee))
     )
     try:
         yield places
@@ -299,23 +310,28 @@ def email_places(services: Services, organization_id: str, invitee: str) -> Iter
         raise
 
 
+def start_invitation_places(request: Request, services: Services, organization_id: str, invitee: str) -> None:
+    """Start what a new invitation takes (its e-mail's places; the lease `pending_invitation_place` holds), beside
+    other reads."""
+    start_email_places(request, services, organization_id, invitee)
+    if services.settings.max_pending_invitations_per_org:
+        request.start_lease(services.leases(), organization_id)
+
+
 @contextmanager
-def invitation_places(
-    services: Services, organization_id: str, invitee: str, deadline: Deadline, now_ms: int
-) -> Iterator[Places]:
-    """A new invitation: its e-mail's places (when INVITATION_LINK is set), then, under the organization's lease, a
-    place among MAX_PENDING_INVITATIONS_PER_ORG pending invitations (counted in Logto)."""
-    with email_places(services, organization_id, invitee) as places:
-        limit = services.settings.max_pending_invitations_per_org
-        if not limit:
-            yield places
-            return
-        with services.leases().hold(organization_id, deadline):
-            pending = pending_invitation_count(services.logto.list_invitations(organization_id, deadline), now_ms)
-            if pending >= limit:
-                _refused("pending_invitations_per_org", limit)
-                raise LimitReached(f"This organization has reached its limit of {limit} pending invitations", limit)
-            yield places
+def pending_invitation_place(request: Request, services: Services, organization_id: str) -> Iterator[None]:
+    """Run the `with` body (which creates one invitation) under the organization's lease, only if fewer than
+    MAX_PENDING_INVITATIONS_PER_ORG invitations are pending (counted in Logto; 409 `limit_reached` otherwise)."""
+    limit = services.settings.max_pending_invitations_per_org
+    if not limit:
+        yield
+        return
+    with request.lease(services.leases(), organization_id):
+        invitations = services.logto.list_invitations(organization_id, request.deadline)
+        if pending_invitation_count(invitations, int(time.time() * 1000)) >= limit:
+            _refused("pending_invitations_per_org", limit)
+            raise LimitReached(f"This organization has reached its limit of {limit} pending invitations", limit)
+        yield
 
 
 def _refused(what: str, limit: int) -> None:

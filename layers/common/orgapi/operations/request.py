@@ -3,11 +3,16 @@ is turned into a Request by orgapi.gateway.handler, above this package).
 
 A Request carries the route, the verified caller, plain path ids, the query, headers, the raw body (parsed and
 validated on first use against the route's models) and the deadline; `access` is the caller's live Access.
+
+An operation marked `@starts_ahead(start)` has `start` run before the live permission check: what it needs whatever
+that check decides (the invitation it names, the organization's lease, a rate limit's places) then travels beside the
+check's reads instead of after them (issues 21, 22). What is started and never taken is undone when the request ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +23,7 @@ from orgapi.base.side_by_side import ReadsAhead
 from orgapi.contract.routes import Route
 from orgapi.operations.services import Services
 from orgapi.rules.access import Access
+from orgapi.rules.lease import Lease, LeaseStore
 from orgapi.tokens.identity import Caller
 
 if TYPE_CHECKING:
@@ -66,6 +72,22 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def start_lease(self, leases: LeaseStore, organization_id: str) -> None:
+        """Take the organization's lease now, beside other reads; `lease` below holds it (or settle releases it)."""
+        self.ahead.start(
+            f"lease#{organization_id}", lambda: leases.acquire(organization_id, self.deadline), undo=Lease.release
+        )
+
+    @contextmanager
+    def lease(self, leases: LeaseStore, organization_id: str) -> Iterator[Lease]:
+        """Hold the organization's lease for the `with` body: the one started ahead, else a new one. It is released
+        beside what the request does next (its audit entry), and always before the answer (ReadsAhead.settle)."""
+        lease = self.ahead.take(f"lease#{organization_id}", lambda: leases.acquire(organization_id, self.deadline))
+        try:
+            yield lease
+        finally:
+            self.ahead.later(lease.release)
+
 
 @dataclass
 class Result:
@@ -75,6 +97,29 @@ class Result:
 
 
 Operation = Callable[[Request, Services], Result]
+Ahead = Callable[[Request, Services], None]
+STARTED_AHEAD: dict[Operation, Ahead] = {}
+
+
+def starts_ahead(start: Ahead) -> Callable[[Operation], Operation]:
+    """Mark an operation with what its handler starts before the live permission check (see the module docstring)."""
+
+    def mark(operation: Operation) -> Operation:
+        STARTED_AHEAD[operation] = start
+        return operation
+
+    return mark
+
+
+def invitation_ahead(request: Request, services: Services) -> None:
+    """The invitation a route names: read whatever the permission check decides (it needs no permission to start)."""
+    invitation_id = request.path["invitationId"]
+    request.ahead.start("invitation", lambda: services.logto.get_invitation(invitation_id, request.deadline))
+
+
+def lease_ahead(request: Request, services: Services) -> None:
+    """The path's organization's lease, for operations that always change members under it."""
+    request.start_lease(services.leases(), request.path["organizationId"])
 
 
 def _validated(model: type[Model], data: Any) -> Model:

@@ -4,6 +4,9 @@ the other holder and both succeed).
 
 A conditional put takes the lease; it ends by itself at `until` (a crashed request cannot lock an organization), and
 DynamoDB's TTL on `expiration` removes the item later. Release deletes it only if it is still ours.
+
+A request may take the lease before its permission check (orgapi.operations.request: it then costs no round trip of
+its own) and release it beside its audit write; `hold` is the plain `with` form.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +37,22 @@ def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable("Membership changes are briefly unavailable", code="lease_unavailable", retry_after=2)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """The organization's lease, held until `release` (or until it runs out by itself)."""
+
+    store: LeaseStore
+    organization_id: str
+    owner: str
+
+    def release(self) -> None:
+        self.store.release(self)
+
+
+def _key(organization_id: str) -> dict[str, Any]:
+    return {"id": {"S": f"lease#organization#{organization_id}"}}
+
+
 class LeaseStore:
     def __init__(self, table_name: str, clock=time.time, sleep=time.sleep):
         self._table_name, self._clock, self._sleep = table_name, clock, sleep
@@ -44,14 +64,18 @@ class LeaseStore:
         return boto3.client("dynamodb")
 
     @contextmanager
-    def hold(self, organization_id: str, deadline: Deadline) -> Iterator[None]:
-        key = {"id": {"S": f"lease#organization#{organization_id}"}}
-        owner = uuid.uuid4().hex
-        self._acquire(key, owner, deadline)
+    def hold(self, organization_id: str, deadline: Deadline) -> Iterator[Lease]:
+        lease = self.acquire(organization_id, deadline)
         try:
-            yield
+            yield lease
         finally:
-            self._release(key, owner)
+            lease.release()
+
+    def acquire(self, organization_id: str, deadline: Deadline) -> Lease:
+        """The lease, waiting while another request holds it (409 `organization_busy` when the deadline nears)."""
+        lease = Lease(self, organization_id, uuid.uuid4().hex)
+        self._acquire(_key(organization_id), lease.owner, deadline)
+        return lease
 
     def _acquire(self, key: dict[str, Any], owner: str, deadline: Deadline) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -89,16 +113,16 @@ class LeaseStore:
             self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
             delay = min(delay * 2, 0.25)
 
-    def _release(self, key: dict[str, Any], owner: str) -> None:
+    def release(self, lease: Lease) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._client.delete_item(
                 TableName=self._table_name,
-                Key=key,
+                Key=_key(lease.organization_id),
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": owner}},
+                ExpressionAttributeValues={":owner": {"S": lease.owner}},
             )
         except (ClientError, BotoCoreError):
             # Not ours any more (it ran out) or DynamoDB failed: either way it ends by itself at `until`.

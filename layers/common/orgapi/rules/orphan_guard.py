@@ -1,14 +1,14 @@
 """No organization without a member holding CREATOR_ROLE, even when two changes race.
 
 Every change that could remove a holder (removing a member, replacing roles without CREATOR_ROLE, leaving) runs inside
-`guarded_change`: it takes the organization's lease (lease.py), then reads the holders from Logto, and only then acts.
+`guarded_change`: it holds the organization's lease (lease.py), then reads the holders from Logto, and only then acts.
 Two such changes side by side therefore run one after the other, and the second sees what the first did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from orgapi.base.config import Settings
@@ -17,7 +17,7 @@ from orgapi.base.errors import Conflict, UpstreamError
 from orgapi.base.observability import logger
 from orgapi.base.side_by_side import together
 from orgapi.logto.management import ManagementApi
-from orgapi.rules.lease import LeaseStore
+from orgapi.rules.lease import Lease
 from orgapi.rules.roles import RoleCatalog
 
 
@@ -28,7 +28,6 @@ class Services(Protocol):
     def settings(self) -> Settings: ...
     @property
     def logto(self) -> ManagementApi: ...
-    def leases(self) -> LeaseStore: ...
 
 
 PAGE = 100
@@ -37,7 +36,7 @@ PAGE = 100
 @contextmanager
 def guarded_change(
     services: Services,
-    organization_id: str,
+    lease: AbstractContextManager[Lease],
     user_id: str,
     catalog: RoleCatalog,
     deadline: Deadline,
@@ -45,10 +44,11 @@ def guarded_change(
     orphan_check: bool = True,
     beside: Callable[[], Any] | None = None,
 ) -> Iterator[Any]:
-    """Run the `with` body under the organization's lease, and (orphan_check) only if the user is not the
-    organization's last CREATOR_ROLE holder (else 409). `beside` is a read the body needs, made under the lease too,
-    side by side with the holders' read; the `with` gets its result (its failure comes after the orphan guard's)."""
-    with services.leases().hold(organization_id, deadline):
+    """Run the `with` body under the organization's `lease` (entered here), and (orphan_check) only if the user is not
+    the organization's last CREATOR_ROLE holder (else 409). `beside` is a read the body needs, made under the lease
+    too, side by side with the holders' read; the `with` gets its result (its failure comes after the orphan guard's)."""
+    with lease as held:
+        organization_id = held.organization_id
         guard = (
             (lambda: ensure_not_last_creator(services, organization_id, user_id, catalog, deadline))
             if orphan_check
