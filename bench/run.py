@@ -131,8 +131,7 @@ FLOOR_IMPORT = "import json; from cryptography.hazmat.primitives.asymmetric impo
 
 
 def compiled_layer(into: Path) -> Path:
-    """The layer's own code with its bytecode (unchecked-hash) beside it: what a layer build that runs compileall
-    would ship (SAM's python3.13 build method ships source only)."""
+    """The layer's own code with its bytecode (unchecked-hash) beside it, as layers/common/Makefile ships it."""
     import compileall
     import shutil
 
@@ -175,10 +174,12 @@ def cold_import(
 
 
 def bench_cold_imports() -> None:
-    """Each function twice, interleaved: its layer code as source (as deployed: SAM's python3.13 build method ships no
-    bytecode, and Lambda cannot write any to /opt, so it compiles at every cold start) and with bytecode."""
+    """Each function twice, interleaved: its layer code as source (what SAM's python3.13 build method ships: Lambda
+    cannot write bytecode to /opt, so it compiles at every cold start) and with bytecode (as deployed since
+    layers/common/Makefile builds the layer)."""
     print(
         f"\ncold-start import, fresh interpreters ({IMPORTS} each): median / minimum, layer as source | with bytecode"
+        " (as deployed)"
     )
     with tempfile.TemporaryDirectory() as scratch:
         built = compiled_layer(Path(scratch))

@@ -1,6 +1,6 @@
 """`make build-check`: the build that ships, checked before a deploy finds out.
 
-1. `sam build` (.aws-sam/build), as `sam deploy` would package it.
+1. `sam build` (.aws-sam/build), as `sam deploy` would package it; every layer module ships its bytecode.
 2. Every native extension in it is for the template's architecture (ELF machine) and the runtime's Python (a
    cpython-312 `.so` in a python3.13 layer fails to import: python-jose then silently falls back to pure-Python ECDSA).
 3. Every function's handler imports from the built artifact alone: its code folder, the layer's `python/` and the
@@ -91,7 +91,9 @@ def template_settings() -> tuple[str, str, dict[str, str]]:
         if resource.get("Type") == "AWS::Serverless::LayerVersion":
             architectures.add(tuple(props.get("CompatibleArchitectures", ["x86_64"])))
             architectures.add(((resource.get("Metadata") or {}).get("BuildArchitecture", "x86_64"),))
-            runtimes.add((resource.get("Metadata") or {}).get("BuildMethod"))
+            method = (resource.get("Metadata") or {}).get("BuildMethod")
+            # A makefile build (the shared layer: python3.13's build plus bytecode) names its runtime in the layer.
+            runtimes.update(props.get("CompatibleRuntimes", []) if method == "makefile" else [method])
     if len(architectures) != 1 or len(next(iter(architectures))) != 1 or len(runtimes) != 1:
         raise CheckFailed(
             f"one architecture and one runtime for every function and layer, found {architectures}, {runtimes}"
@@ -99,12 +101,15 @@ def template_settings() -> tuple[str, str, dict[str, str]]:
     return next(iter(architectures))[0], str(next(iter(runtimes))), handlers
 
 
-def sam_build(python: list[str], template: Path, build_dir: Path) -> None:
+def sam_build(python: list[str], template: Path, build_dir: Path, architecture: str | None = None) -> None:
     prefix = python[:-1]  # env PYENV_VERSION=... so that sam finds python3.13
     argv = [*prefix, str(TOOLS / "sam"), "build", "--template", str(template), "--build-dir", str(build_dir)]
     argv += ["--cached", "--parallel", "--cache-dir", str(build_dir.parent / f"cache-{build_dir.name}")]
     print("$", " ".join(argv[len(prefix) :]), flush=True)
-    done = subprocess.run(argv, cwd=ROOT, env={**os.environ, "SAM_CLI_TELEMETRY": "0"})  # noqa: S603
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    if architecture:  # layers/common/Makefile builds for LAMBDA_ARCH (its default: the template's)
+        env["LAMBDA_ARCH"] = architecture
+    done = subprocess.run(argv, cwd=ROOT, env=env)  # noqa: S603
     if done.returncode != 0:
         raise CheckFailed(f"sam build failed (exit {done.returncode})")
 
@@ -125,6 +130,23 @@ def check_extensions(build_dir: Path, architecture: str, runtime: str) -> int:
             problems.append(f"{path.relative_to(build_dir)}: built for {python_tag.group(1)}, not {tag}")
     if problems:
         raise CheckFailed("native extensions that would not load on Lambda:\n  " + "\n  ".join(problems))
+    return count
+
+
+def check_bytecode(build_dir: Path, runtime: str) -> int:
+    """Every module of every layer ships its bytecode, used as shipped (unchecked-hash): Lambda mounts layers
+    read-only, so a module without it compiles again at every cold start (layers/common/Makefile)."""
+    tag = "cpython-" + runtime.removeprefix("python").replace(".", "")
+    missing, count = [], 0
+    for layer in (p / "python" for p in build_dir.iterdir() if (p / "python").is_dir()):
+        for source in layer.rglob("*.py"):
+            compiled = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+            count += 1
+            # PEP 552 flags: 0b01 hash-based, 0b10 check the source; unchecked-hash is 0b01.
+            if not compiled.is_file() or compiled.read_bytes()[4:8] != b"\x01\x00\x00\x00":
+                missing.append(str(source.relative_to(build_dir)))
+    if missing:
+        raise CheckFailed(f"{len(missing)} layer modules without unchecked-hash bytecode, e.g. {missing[:3]}")
     return count
 
 
@@ -197,12 +219,13 @@ def main() -> None:
         print(
             f"ok: {count} native extensions in {build.relative_to(ROOT)} are {architecture}, {runtime}; {size:.0f} MB"
         )
+        print(f"ok: {check_bytecode(build, runtime)} layer modules ship their bytecode (unchecked-hash)")
         if architecture == HOST_ARCH:
             check_imports(python, build, handlers)
         else:
             host = ROOT / ".aws-sam" / "build-host"
             with tempfile.TemporaryDirectory() as folder:
-                sam_build(python, host_template(Path(folder)), host)
+                sam_build(python, host_template(Path(folder)), host, HOST_ARCH)
             check_extensions(host, HOST_ARCH, runtime)
             print(f"importing each handler from a same-host ({HOST_ARCH}) build of the same template:", flush=True)
             check_imports(python, host, handlers)

@@ -127,7 +127,15 @@ def test_runtime_layer_and_configuration():
     for name in ("CreateOrganizationFunction", "RunCleanupsFunction"):
         assert set(FUNCTIONS[name]["Properties"]["Environment"]["Variables"]) >= per_function, name
     layer = RESOURCES["SharedLayer"]
-    assert layer["Metadata"]["BuildMethod"] == globals_["Runtime"]
+    # layers/common/Makefile builds it as python3.13 would, for the same runtime and architecture, plus the layer's
+    # bytecode (issue 22: Lambda mounts layers read-only, so code shipped as source compiles at every cold start).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleRuntimes"] == [globals_["Runtime"]]
+    makefile = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    assert "build-SharedLayer:" in makefile and f"PYTHON ?= {globals_['Runtime']}" in makefile
+    assert f"--python-version {globals_['Runtime'].removeprefix('python')}" in makefile
+    assert f"LAMBDA_ARCH ?= {globals_['Architectures'][0]}" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
     assert layer["Properties"]["CompatibleArchitectures"] == globals_["Architectures"]
 
 
