@@ -435,3 +435,118 @@ def test_an_email_turned_away_with_503_is_a_503_and_gives_its_places_back(limite
     logto.client.delete("/__dev/faults")
     assert resend(handlers, "demo0invite1")[0] == 204  # the place was given back
     assert resend(handlers, "demo0invite1")[0] == 429
+
+
+# -- found in review: a caller the live check refuses must never hold the lease or a place for others ------------------
+REFUSED_WRITES = [
+    ("add_members", {"userIds": ["carol"]}, {}),
+    ("add_members", {"userIds": ["carol"], "roleNames": ["member"]}, {}),
+    ("create_invitation", {"invitee": "victim@example.com"}, {}),
+    ("remove_member", None, {"userId": "bob"}),
+    ("replace_member_roles", {"roleNames": ["member"]}, {"userId": "bob"}),
+    ("leave_organization", None, {}),
+]
+
+
+@pytest.mark.parametrize("route,body,path", REFUSED_WRITES, ids=lambda v: v if isinstance(v, str) else None)
+def test_a_caller_refused_by_the_live_check_touches_neither_the_lease_nor_a_place(
+    handlers, monkeypatch, route, body, path
+):
+    """A removed member's token still carries its scopes for up to an hour. Taking the organization's lease or an
+    e-mail's places before the live check let such a caller queue for the lease (making real changes wait, then 409
+    organization_busy) and hold places others were refused for (429 for 24 h): nothing may be taken before it."""
+    from unittest import mock
+
+    from botocore.client import BaseClient
+
+    made: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recorded(client, operation, params):
+        made.append(f"{client.meta.service_model.service_name}.{operation}")
+        return original(client, operation, params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", recorded):
+        status, answer, _ = call(handlers, route, body=body, path=path or None, authorizer=org_context(sub="mallory"))
+    assert (status, answer["code"]) == (403, "not_a_member")
+    assert [m for m in made if m.startswith("dynamodb.")] == []
+
+
+def test_a_count_read_beside_the_lease_is_read_again_when_a_change_may_have_landed_since():
+    """Request.lease reads a limit's count side by side with taking the lease; the count stands only when the lease's
+    previous holder released it before that read began (by more than the clocks' margin)."""
+    from orgapi.base.deadline import Deadline
+    from orgapi.contract.routes import ROUTES_BY_NAME
+    from orgapi.operations.request import Request
+    from orgapi.rules.lease import Lease
+    from orgapi.tokens.identity import Caller
+
+    class Leases:
+        def __init__(self, quiet_since: float):
+            self.quiet_since, self.released = quiet_since, []
+
+        def acquire(self, organization_id, deadline):
+            return Lease(self, organization_id, "owner", quiet_since=self.quiet_since)  # type: ignore[arg-type]
+
+        def release(self, lease):
+            self.released.append(lease.owner)
+
+    def held_count(quiet_since: float, counts: list[int]) -> tuple[int | None, list[str], int]:
+        request = Request(
+            ROUTES_BY_NAME["add_members"],
+            Caller.from_authorizer_context(org_context()),
+            {"organizationId": DEMO},
+            {},
+            {},
+            None,
+            Deadline.after(5),
+        )
+        leases, reads = Leases(quiet_since), iter(counts)
+        read = []
+
+        def count():
+            read.append(1)
+            return next(reads)
+
+        with request.lease(leases, DEMO, count) as held:  # type: ignore[arg-type]
+            seen = held.count
+        request.ahead.settle()
+        return seen, leases.released, len(read)
+
+    assert held_count(0.0, [4, 5]) == (4, ["owner"], 1)  # quiet for long: the first read stands
+    assert held_count(time.time() - 0.2, [4, 5]) == (5, ["owner"], 2)  # released a moment ago: read again under it
+    assert held_count(time.time() + 30, [4, 5]) == (5, ["owner"], 2)  # another holder ran out (crashed): read again
+
+
+def test_a_failed_count_read_gives_the_lease_back_at_once():
+    from orgapi.base.deadline import Deadline
+    from orgapi.base.errors import ServiceUnavailable
+    from orgapi.contract.routes import ROUTES_BY_NAME
+    from orgapi.operations.request import Request
+    from orgapi.rules.lease import Lease
+    from orgapi.tokens.identity import Caller
+
+    released = []
+
+    class Leases:
+        def acquire(self, organization_id, deadline):
+            return Lease(self, organization_id, "owner")  # type: ignore[arg-type]
+
+        def release(self, lease):
+            released.append(lease.owner)
+
+    def count():
+        raise ServiceUnavailable("Logto is away")
+
+    request = Request(
+        ROUTES_BY_NAME["add_members"],
+        Caller.from_authorizer_context(org_context()),
+        {"organizationId": DEMO},
+        {},
+        {},
+        None,
+        Deadline.after(5),
+    )
+    with pytest.raises(ServiceUnavailable), request.lease(Leases(), DEMO, count):  # type: ignore[arg-type]
+        pytest.fail("the body must not run without its count")
+    assert released == ["owner"]

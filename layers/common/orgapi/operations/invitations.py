@@ -53,14 +53,6 @@ def list_invitations(request: Request, services: Services) -> Result:
     )
 
 
-def _create_invitation_ahead(request: Request, services: Services) -> None:
-    from orgapi.contract.models import CreateInvitation
-
-    invitee = request.body(CreateInvitation).invitee
-    limits.start_invitation_places(request, services, request.path["organizationId"], invitee)
-
-
-@starts_ahead(_create_invitation_ahead)
 def create_invitation(request: Request, services: Services) -> Result:
     from orgapi.contract.models import CreateInvitation  # pydantic is loaded only by operations that parse input
 
@@ -81,9 +73,14 @@ def create_invitation(request: Request, services: Services) -> Result:
         payload["inviterId"] = request.caller.subject
     # Places: the e-mail's (rate limits) and a pending invitation's (counted in Logto, under the lease).
     organization_id = request.path["organizationId"]
-    with limits.email_places(request, services, organization_id, body.invitee) as places:
-        with limits.pending_invitation_place(request, services, organization_id):  # (the lease ends with the create)
-            invitation = changes.create_invitation(services.logto, payload, request.deadline)
+    limits.start_email_places(request, services, organization_id, body.invitee)  # beside the lease and the count
+    with (
+        limits.pending_invitation_place(request, services, organization_id) as held,
+        limits.email_places(request, services, organization_id, body.invitee) as places,
+    ):
+        invitation = changes.create_invitation(services.logto, payload, request.deadline)
+        if held is not None:
+            held.release()  # made: the lease is released beside the audit write and the e-mail
         request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
         audit.record(
             services.audit,

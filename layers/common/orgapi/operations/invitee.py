@@ -137,10 +137,6 @@ def accept_invitation(request: Request, services: Services) -> Result:
     pending = _own_pending_invitation(request, services)
     invitation_id, user_id = request.path["invitationId"], request.caller.subject
     organization_id = str(pending.get("organizationId") or "")
-    # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted under the organization's lease.
-    leased = bool(organization_id) and limits.counts_members(services)
-    if leased:
-        request.start_lease(services.leases(), organization_id)  # taken beside the membership read below
     if organization_id and services.logto.membership(organization_id, user_id, request.deadline) is not None:
         # An invitation is for joining. Accepted by a member, Logto would add its roles to theirs: a role change
         # that took only member:invite (an inviter can reach a member through a case variant of their e-mail).
@@ -148,9 +144,12 @@ def accept_invitation(request: Request, services: Services) -> Result:
             "You are already a member of this organization; your roles are changed by its admins",
             code="already_member",
         )
-    # The member limit is counted in Logto under the organization's lease, right before the change.
-    with request.lease(services.leases(), organization_id) if leased else nullcontext():
-        limits.ensure_member_places(services, organization_id, [user_id], request.deadline)
+    # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted in Logto under the organization's lease.
+    count = limits.member_count(services, organization_id, request.deadline) if organization_id else None
+    with request.lease(services.leases(), organization_id, count) if count else nullcontext(None) as held:
+        limits.ensure_member_places(
+            services, organization_id, [user_id], held.count if held else None, request.deadline
+        )
         try:
             invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
         except StatusChangeRefused:

@@ -1,10 +1,10 @@
 """Limits that hold under concurrency and faults (contract: "Limits"; 0 = no limit).
 
 Count limits (members, pending invitations per organization) are counted in Logto itself, under the organization's
-lease (lease.py): the count is read after the lease is taken and the change is made before it is released, so N
-requests at once with one place left run one after the other and exactly one gets it. The lease (and an e-mail's
-places) are taken beside the permission check and released beside the audit write (orgapi.operations.request), so a
-write pays one round trip for its limits: the count. A place is never stored
+lease (lease.py): the change is made before the lease is released, and the count it decides on is one no change can
+have passed: read beside taking the lease, and read again under it when a change may have landed since that read
+began (Request.lease). N requests at once with one place left run one after the other and exactly one gets it. The
+lease is released beside the audit write, so a write pays about one round trip for its limits. A place is never stored
 anywhere, so nothing can drift: a removed member, or an invitation that was accepted, declined, revoked or has
 expired (even in Logto's console) frees its place the moment Logto stops counting it, and a refused, failed or undone
 change never took one.
@@ -24,7 +24,7 @@ import hashlib
 import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -37,7 +37,7 @@ from orgapi.base.side_by_side import together
 from orgapi.outcomes import changes
 
 if TYPE_CHECKING:
-    from orgapi.operations.request import Request
+    from orgapi.operations.request import HeldLease, Request
     from orgapi.operations.services import Services
 
 WINDOW_SECONDS = 24 * 3600
@@ -70,13 +70,22 @@ def _unavailable() -> ServiceUnavailable:
 
 
 # -- count limits (Logto, under the organization's lease) --------------------------------------------------------------
-def ensure_member_places(services: Services, organization_id: str, user_ids: list[str], deadline: Deadline) -> None:
+def member_count(services: Services, organization_id: str, deadline: Deadline) -> Callable[[], int] | None:
+    """How to count the organization's members for MAX_MEMBERS_PER_ORG (read beside taking the organization's lease:
+    Request.lease), or None when there is no member limit."""
+    if not services.settings.max_members_per_org:
+        return None
+    return partial(_member_count, services, organization_id, deadline)
+
+
+def ensure_member_places(
+    services: Services, organization_id: str, user_ids: list[str], count: int | None, deadline: Deadline
+) -> None:
     """409 `limit_reached` unless the organization keeps at most MAX_MEMBERS_PER_ORG members once `user_ids` are
-    added. Called under the organization's lease, right before the change (`takes_lease` says when one is needed)."""
+    added. `count`: the members now, counted under the organization's lease (None: no limit)."""
     limit = services.settings.max_members_per_org
-    if not limit:
+    if not limit or count is None:
         return
-    count = _member_count(services, organization_id, deadline)
     if count + len(set(user_ids)) > limit:
         # At the edge only: users who are members already take no new place (Logto adds them "on conflict do
         # nothing"), so find out who they are before refusing.
@@ -84,11 +93,6 @@ def ensure_member_places(services: Services, organization_id: str, user_ids: lis
         if count + len(set(user_ids) - existing) > limit:
             _refused("members_per_org", limit)
             raise LimitReached(f"This organization has reached its limit of {limit} members", limit)
-
-
-def counts_members(services: Services) -> bool:
-    """Whether adding a member needs the organization's lease for the member limit."""
-    return bool(services.settings.max_members_per_org)
 
 
 def _member_count(services: Services, organization_id: str, deadline: Deadline) -> int:
@@ -290,7 +294,8 @@ def _email_scopes(services: Services, organization_id: str, invitee: str) -> lis
 
 
 def start_email_places(request: Request, services: Services, organization_id: str, invitee: str) -> None:
-    """Take an e-mail's places now, beside other reads; `email_places` below holds them (or settle gives them back)."""
+    """Take an e-mail's places now, beside the organization's lease and count; `email_places` below holds them (or
+    ReadsAhead.settle gives them back). Only after the permission check: places are what other requests count."""
     scopes = _email_scopes(services, organization_id, invitee)
     request.ahead.start("email_places", lambda: _take_all(services, scopes), undo=Places.give_back)
 
@@ -310,28 +315,25 @@ def email_places(request: Request, services: Services, organization_id: str, inv
         raise
 
 
-def start_invitation_places(request: Request, services: Services, organization_id: str, invitee: str) -> None:
-    """Start what a new invitation takes (its e-mail's places; the lease `pending_invitation_place` holds), beside
-    other reads."""
-    start_email_places(request, services, organization_id, invitee)
-    if services.settings.max_pending_invitations_per_org:
-        request.start_lease(services.leases(), organization_id)
-
-
 @contextmanager
-def pending_invitation_place(request: Request, services: Services, organization_id: str) -> Iterator[None]:
+def pending_invitation_place(request: Request, services: Services, organization_id: str) -> Iterator[HeldLease | None]:
     """Run the `with` body (which creates one invitation) under the organization's lease, only if fewer than
-    MAX_PENDING_INVITATIONS_PER_ORG invitations are pending (counted in Logto; 409 `limit_reached` otherwise)."""
+    MAX_PENDING_INVITATIONS_PER_ORG invitations are pending (counted in Logto; 409 `limit_reached` otherwise). The body
+    releases the lease (`HeldLease.release`) once the invitation is made."""
     limit = services.settings.max_pending_invitations_per_org
     if not limit:
-        yield
+        yield None
         return
-    with request.lease(services.leases(), organization_id):
+
+    def pending() -> int:
         invitations = services.logto.list_invitations(organization_id, request.deadline)
-        if pending_invitation_count(invitations, int(time.time() * 1000)) >= limit:
+        return pending_invitation_count(invitations, int(time.time() * 1000))
+
+    with request.lease(services.leases(), organization_id, pending) as held:
+        if (held.count or 0) >= limit:
             _refused("pending_invitations_per_org", limit)
             raise LimitReached(f"This organization has reached its limit of {limit} pending invitations", limit)
-        yield
+        yield held
 
 
 def _refused(what: str, limit: int) -> None:

@@ -10,7 +10,7 @@ from orgapi.base.errors import NotFound
 from orgapi.base.observability import logger
 from orgapi.contract import views
 from orgapi.operations import limits
-from orgapi.operations.request import Request, Result, lease_ahead, starts_ahead
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import audit, changes
 from orgapi.outcomes.cleanup import STRANDED_MEMBER
@@ -30,20 +30,6 @@ def list_members(request: Request, services: Services) -> Result:
     return Result(200, [views.member(m) for m in members if isinstance(m, dict)], headers)
 
 
-def _add_members_lease(request: Request, services: Services) -> bool:
-    """Adding members takes the organization's lease when roles are granted (rank checks beside it must see the grant
-    or not at all) or when the member limit is counted."""
-    from orgapi.contract.models import AddMembers
-
-    return bool(request.body(AddMembers).roleNames) or limits.counts_members(services)
-
-
-def _add_members_ahead(request: Request, services: Services) -> None:
-    if _add_members_lease(request, services):
-        lease_ahead(request, services)
-
-
-@starts_ahead(_add_members_ahead)
 def add_members(request: Request, services: Services) -> Result:
     from orgapi.contract.models import AddMembers
 
@@ -68,10 +54,15 @@ def add_members(request: Request, services: Services) -> Result:
         if existing:
             request.access.require(_role_assign(services))
 
-    # All or nothing: members whose role grant fails are removed again (orgapi.outcomes.changes.add_members).
-    leased = _add_members_lease(request, services)
-    with request.lease(services.leases(), organization_id) if leased else nullcontext():
-        limits.ensure_member_places(services, organization_id, body.userIds, request.deadline)
+    # All or nothing: members whose role grant fails are removed again (orgapi.outcomes.changes.add_members). Under
+    # the organization's lease when roles are granted (a rank check beside it sees the grant or not at all) or the
+    # member limit is counted.
+    count = limits.member_count(services, organization_id, request.deadline)
+    leased = bool(roles) or count is not None
+    with request.lease(services.leases(), organization_id, count) if leased else nullcontext(None) as held:
+        limits.ensure_member_places(
+            services, organization_id, body.userIds, held.count if held else None, request.deadline
+        )
         changes.add_members(
             services.logto,
             organization_id,
@@ -92,21 +83,21 @@ def add_members(request: Request, services: Services) -> Result:
     return Result(201, {"userIds": body.userIds, "roleNames": [r.name for r in roles]})
 
 
-@starts_ahead(lease_ahead)
 def remove_member(request: Request, services: Services) -> Result:
     organization_id, user_id = request.path["organizationId"], request.path["userId"]
     catalog = fresh_catalog(request, services)
     # Rank and the orphan guard are read under the lease: a promotion or removal beside this one cannot slip between.
     target = lambda: _current_roles(services, request, catalog, user_id)  # noqa: E731  (read beside the guard's)
     lease = request.lease(services.leases(), organization_id)
-    with guarded_change(services, lease, user_id, catalog, request.deadline, beside=target) as target_roles:
+    with guarded_change(
+        services, organization_id, lease, user_id, catalog, request.deadline, beside=target
+    ) as target_roles:
         request.access.ensure_outranks(user_id, target_roles)
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
     audit.record(services.audit, request.caller, "member.removed", organization_id, userIds=[user_id])
     return Result(204)
 
 
-@starts_ahead(lease_ahead)
 def replace_member_roles(request: Request, services: Services) -> Result:
     from orgapi.contract.models import ReplaceMemberRoles
 
@@ -122,7 +113,14 @@ def replace_member_roles(request: Request, services: Services) -> Result:
     target = lambda: _current_roles(services, request, catalog, user_id)  # noqa: E731  (read beside the guard's)
     lease = request.lease(services.leases(), organization_id)
     with guarded_change(
-        services, lease, user_id, catalog, request.deadline, orphan_check=not keeps_creator, beside=target
+        services,
+        organization_id,
+        lease,
+        user_id,
+        catalog,
+        request.deadline,
+        orphan_check=not keeps_creator,
+        beside=target,
     ) as target_roles:
         request.access.ensure_outranks(user_id, target_roles)
         unchanged = {r.id for r in target_roles} == set(role_ids)  # read under the lease: nothing can change it

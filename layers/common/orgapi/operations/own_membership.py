@@ -9,7 +9,7 @@ from __future__ import annotations
 from orgapi.base.errors import Forbidden
 from orgapi.logto.http import LogtoError
 from orgapi.operations.members import fresh_catalog
-from orgapi.operations.request import Request, Result, lease_ahead, starts_ahead
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import audit, changes
 from orgapi.rules.orphan_guard import guarded_change
@@ -30,7 +30,6 @@ def get_own_membership(request: Request, services: Services) -> Result:
     )
 
 
-@starts_ahead(lease_ahead)
 def leave_organization(request: Request, services: Services) -> Result:
     """Leaving needs no permission, only membership; the last CREATOR_ROLE holder must hand over first (409)."""
     if not request.caller.is_user:
@@ -39,9 +38,8 @@ def leave_organization(request: Request, services: Services) -> Result:
     if not request.access.live:  # LIVE_PERMISSIONS=off: membership is still checked before anything changes
         services.access.current(request.caller, request.deadline)
     catalog = fresh_catalog(request, services)
-    with guarded_change(
-        services, request.lease(services.leases(), organization_id), user_id, catalog, request.deadline
-    ):
+    lease = request.lease(services.leases(), organization_id)
+    with guarded_change(services, organization_id, lease, user_id, catalog, request.deadline):
         try:
             changes.remove_member(services.logto, organization_id, user_id, request.deadline)
         except LogtoError as error:

@@ -4,13 +4,15 @@ is turned into a Request by orgapi.gateway.handler, above this package).
 A Request carries the route, the verified caller, plain path ids, the query, headers, the raw body (parsed and
 validated on first use against the route's models) and the deadline; `access` is the caller's live Access.
 
-An operation marked `@starts_ahead(start)` has `start` run before the live permission check: what it needs whatever
-that check decides (the invitation it names, the organization's lease, a rate limit's places) then travels beside the
-check's reads instead of after them (issues 21, 22). What is started and never taken is undone when the request ends.
+An operation marked `@starts_ahead(start)` has `start` run before the live permission check: a read it needs whatever
+that check decides (the invitation it names) then travels beside the check's reads instead of after them (issue 22).
+Only reads start there: the organization's lease and a rate limit's places, which other requests wait for or count,
+are taken after the check (found in review: a caller refused by the check must never hold them up for others).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import BadRequest
 from orgapi.base.jsonbody import parse_object
-from orgapi.base.side_by_side import ReadsAhead
+from orgapi.base.side_by_side import ReadsAhead, together
 from orgapi.contract.routes import Route
 from orgapi.operations.services import Services
 from orgapi.rules.access import Access
@@ -72,21 +74,64 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
-    def start_lease(self, leases: LeaseStore, organization_id: str) -> None:
-        """Take the organization's lease now, beside other reads; `lease` below holds it (or settle releases it)."""
-        self.ahead.start(
-            f"lease#{organization_id}", lambda: leases.acquire(organization_id, self.deadline), undo=Lease.release
-        )
-
     @contextmanager
-    def lease(self, leases: LeaseStore, organization_id: str) -> Iterator[Lease]:
-        """Hold the organization's lease for the `with` body: the one started ahead, else a new one. It is released
-        beside what the request does next (its audit entry), and always before the answer (ReadsAhead.settle)."""
-        lease = self.ahead.take(f"lease#{organization_id}", lambda: leases.acquire(organization_id, self.deadline))
+    def lease(
+        self, leases: LeaseStore, organization_id: str, count: Callable[[], int] | None = None
+    ) -> Iterator[HeldLease]:
+        """Hold the organization's lease for the `with` body, taken after the permission check (a caller who may not
+        change anything never holds it up for others). `count` (a limit's count, read from Logto) is read side by
+        side with taking it, and read again under it only when a change may have landed since the first read began:
+        the lease was busy, or released less than CLOCK_MARGIN_SECONDS before. It is released at the end of the body
+        at the latest (`HeldLease.release` sooner), beside what the request does next, always before the answer."""
+        started = time.time()
+        if count is None:
+            lease, counted = leases.acquire(organization_id, self.deadline), None
+        else:
+            lease, counted = _taken_beside(lambda: leases.acquire(organization_id, self.deadline), count)
+        held = HeldLease(lease, self.ahead)
         try:
-            yield lease
+            if count is not None and lease.quiet_since > started - CLOCK_MARGIN_SECONDS:
+                counted = count()  # under the lease now: nothing can change it
+            held.count = counted
+            yield held
         finally:
-            self.ahead.later(lease.release)
+            held.release()
+
+
+CLOCK_MARGIN_SECONDS = 1.0  # how far apart two functions' clocks may be (Lambda's are NTP-synchronised)
+
+
+@dataclass
+class HeldLease:
+    lease: Lease
+    ahead: ReadsAhead
+    count: int | None = None
+    released: bool = False
+
+    def release(self) -> None:
+        """Release it now (beside whatever follows): the change it guarded is made."""
+        if not self.released:
+            self.released = True
+            self.ahead.later(self.lease.release)
+
+
+def _taken_beside(acquire: Callable[[], Lease], count: Callable[[], int]) -> tuple[Lease, int]:
+    """Take the lease and read the count side by side; when one of them fails, a lease taken is released."""
+
+    def caught(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:  # raised below, once the lease is given back
+            return exc
+
+    lease, counted = together(lambda: caught(acquire), lambda: caught(count))
+    if isinstance(counted, Exception):
+        if isinstance(lease, Lease):
+            lease.release()
+        raise counted
+    if isinstance(lease, Exception):
+        raise lease
+    return lease, counted
 
 
 @dataclass
@@ -115,11 +160,6 @@ def invitation_ahead(request: Request, services: Services) -> None:
     """The invitation a route names: read whatever the permission check decides (it needs no permission to start)."""
     invitation_id = request.path["invitationId"]
     request.ahead.start("invitation", lambda: services.logto.get_invitation(invitation_id, request.deadline))
-
-
-def lease_ahead(request: Request, services: Services) -> None:
-    """The path's organization's lease, for operations that always change members under it."""
-    request.start_lease(services.leases(), request.path["organizationId"])
 
 
 def _validated(model: type[Model], data: Any) -> Model:

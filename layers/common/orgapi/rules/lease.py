@@ -5,8 +5,9 @@ the other holder and both succeed).
 A conditional put takes the lease; it ends by itself at `until` (a crashed request cannot lock an organization), and
 DynamoDB's TTL on `expiration` removes the item later. Release deletes it only if it is still ours.
 
-A request may take the lease before its permission check (orgapi.operations.request: it then costs no round trip of
-its own) and release it beside its audit write; `hold` is the plain `with` form.
+Release marks the item free and says when (`released`), rather than deleting it: a request that read a count beside
+taking the lease (orgapi.operations.request) learns from the item it replaced whether a change may have landed since
+its read began (`Lease.quiet_since`), and reads again only then.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Lease:
     store: LeaseStore
     organization_id: str
     owner: str
+    # When the organization's last change under the lease could have landed: the previous holder's release (or, for a
+    # holder that never released, when its lease ran out); 0 when no holder is on record.
+    quiet_since: float = 0.0
 
     def release(self) -> None:
         self.store.release(self)
@@ -73,11 +77,13 @@ class LeaseStore:
 
     def acquire(self, organization_id: str, deadline: Deadline) -> Lease:
         """The lease, waiting while another request holds it (409 `organization_busy` when the deadline nears)."""
-        lease = Lease(self, organization_id, uuid.uuid4().hex)
-        self._acquire(_key(organization_id), lease.owner, deadline)
-        return lease
+        owner = uuid.uuid4().hex
+        previous = self._acquire(_key(organization_id), owner, deadline)
+        released = previous.get("released") or previous.get("until") or {"N": "0"}
+        return Lease(self, organization_id, owner, quiet_since=float(released["N"]))
 
-    def _acquire(self, key: dict[str, Any], owner: str, deadline: Deadline) -> None:
+    def _acquire(self, key: dict[str, Any], owner: str, deadline: Deadline) -> dict[str, Any]:
+        """The item it replaced (empty when there was none)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         delay = 0.02
@@ -85,7 +91,7 @@ class LeaseStore:
             now = self._clock()
             until = now + min(MAX_HOLD_SECONDS, deadline.remaining() + 1.0)
             try:
-                self._client.put_item(
+                answer = self._client.put_item(
                     TableName=self._table_name,
                     Item={
                         **key,
@@ -96,8 +102,9 @@ class LeaseStore:
                     ConditionExpression="attribute_not_exists(id) OR #until < :now",
                     ExpressionAttributeNames={"#until": "until"},
                     ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
+                    ReturnValues="ALL_OLD",
                 )
-                return
+                return dict(answer.get("Attributes") or {})
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     logger.error(
@@ -114,15 +121,18 @@ class LeaseStore:
             delay = min(delay * 2, 0.25)
 
     def release(self, lease: Lease) -> None:
+        """Free the lease if it is still ours, saying when (the next holder's `quiet_since`)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        now = f"{self._clock():.3f}"
         try:
-            self._client.delete_item(
+            self._client.update_item(
                 TableName=self._table_name,
                 Key=_key(lease.organization_id),
+                UpdateExpression="SET #until = :zero, released = :now REMOVE #owner",
                 ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": lease.owner}},
+                ExpressionAttributeNames={"#owner": "owner", "#until": "until"},
+                ExpressionAttributeValues={":owner": {"S": lease.owner}, ":zero": {"N": "0"}, ":now": {"N": now}},
             )
         except (ClientError, BotoCoreError):
             # Not ours any more (it ran out) or DynamoDB failed: either way it ends by itself at `until`.

@@ -17,7 +17,6 @@ from orgapi.base.errors import Conflict, UpstreamError
 from orgapi.base.observability import logger
 from orgapi.base.side_by_side import together
 from orgapi.logto.management import ManagementApi
-from orgapi.rules.lease import Lease
 from orgapi.rules.roles import RoleCatalog
 
 
@@ -36,7 +35,8 @@ PAGE = 100
 @contextmanager
 def guarded_change(
     services: Services,
-    lease: AbstractContextManager[Lease],
+    organization_id: str,
+    lease: AbstractContextManager[Any],
     user_id: str,
     catalog: RoleCatalog,
     deadline: Deadline,
@@ -47,8 +47,7 @@ def guarded_change(
     """Run the `with` body under the organization's `lease` (entered here), and (orphan_check) only if the user is not
     the organization's last CREATOR_ROLE holder (else 409). `beside` is a read the body needs, made under the lease
     too, side by side with the holders' read; the `with` gets its result (its failure comes after the orphan guard's)."""
-    with lease as held:
-        organization_id = held.organization_id
+    with lease:
         guard = (
             (lambda: ensure_not_last_creator(services, organization_id, user_id, catalog, deadline))
             if orphan_check
