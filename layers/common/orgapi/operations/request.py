@@ -98,7 +98,9 @@ class Request:
             held.release()
 
 
-CLOCK_MARGIN_SECONDS = 1.0  # how far apart two functions' clocks may be (Lambda's are NTP-synchronised)
+# How far apart two functions' clocks may be: Lambda's follow the Amazon Time Sync Service (errors well under a
+# millisecond); a change released within this margin of a count read counts as possibly missed by it.
+CLOCK_MARGIN_SECONDS = 0.1
 
 
 @dataclass
