@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from local.audit_resources import create_audit_resources
 from local.logto.credentials import M2M_APP_ID, M2M_APP_SECRET
+from tests.support.logto_double import LogtoDouble
 from tests.support.logto_standin import InProcessLogto
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +97,12 @@ def handlers(logto, aws, monkeypatch):
     yield load
     services.services.cache_clear()
     assert operations  # keep the import used
+
+
+@pytest.fixture
+def double():
+    """A Logto double on a loopback port (tests/support/logto_double.py): answers what the test registers."""
+    server = LogtoDouble()
+    yield server
+    server.close()
+    assert not server.unmatched, [f"{r.method} {r.path}" for r in server.unmatched]

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import responses
 
 from orgapi.base.config import load_settings
 from orgapi.base.deadline import Deadline
@@ -210,14 +209,14 @@ def test_a_body_that_is_not_json_is_marked_unreadable(serve):
 
 # -- every reader refuses what Logto would never send ------------------------------------------------------------------
 
-SETTINGS = load_settings({"LOGTO_ENDPOINT": "https://tenant.logto.app", "M2M_SECRET_ID": "s"})
-API = "https://tenant.logto.app/api"
-TOKEN_URL = "https://tenant.logto.app/oidc/token"
+API = "/api"
+TOKEN = "/oidc/token"
 
 
-def management() -> ManagementApi:
-    tokens = M2MTokenProvider(SETTINGS, HttpSender(sleep=lambda s: None), lambda force: M2MCredentials("app", "secret"))
-    return ManagementApi(SETTINGS, HttpSender(sleep=lambda s: None), tokens)
+def management(double) -> ManagementApi:
+    settings = load_settings({"LOGTO_ENDPOINT": double.url, "M2M_SECRET_ID": "s"})
+    tokens = M2MTokenProvider(settings, HttpSender(sleep=lambda s: None), lambda force: M2MCredentials("app", "secret"))
+    return ManagementApi(settings, HttpSender(sleep=lambda s: None), tokens)
 
 
 D = Deadline.after
@@ -366,33 +365,31 @@ def wrong_bodies(good: Any) -> list[Any]:
     return bodies
 
 
-def register(method: str, path: str, body: Any, *, raw: bytes | None = None):
-    responses.post(TOKEN_URL, json={"access_token": "m2m", "expires_in": 3600, "scope": "all"})
+def register(double, method: str, path: str, body: Any, *, raw: bytes | None = None):
+    double.post(TOKEN, json={"access_token": "m2m", "expires_in": 3600, "scope": "all"})
     if raw is not None:
-        responses.add(method, f"{API}{path}", body=raw, content_type="application/json")
+        double.add(method, f"{API}{path}", body=raw, content_type="application/json")
     else:
-        responses.add(method, f"{API}{path}", json=body)
+        double.add(method, f"{API}{path}", json=body)
 
 
 @pytest.mark.parametrize(("name", "reader", "method", "path", "good"), READERS, ids=[r[0] for r in READERS])
-@responses.activate
-def test_every_reader_accepts_logtos_shape(name, reader, method, path, good):
-    register(method, path, good)
-    reader(management())  # no exception: the shapes are Logto's own
+def test_every_reader_accepts_logtos_shape(double, name, reader, method, path, good):
+    register(double, method, path, good)
+    reader(management(double))  # no exception: the shapes are Logto's own
 
 
 @pytest.mark.parametrize(("name", "reader", "method", "path", "good"), READERS, ids=[r[0] for r in READERS])
-def test_every_reader_refuses_a_body_logto_never_sends(name, reader, method, path, good):
+def test_every_reader_refuses_a_body_logto_never_sends(double, name, reader, method, path, good):
     for index, bad in enumerate([*wrong_bodies(good), b"not json"]):
-        with responses.RequestsMock() as mock:
-            mock.post(TOKEN_URL, json={"access_token": "m2m", "expires_in": 3600, "scope": "all"})
-            if isinstance(bad, bytes):
-                mock.add(method, f"{API}{path}", body=bad, content_type="application/json")
-            else:
-                mock.add(method, f"{API}{path}", body=json.dumps(bad), content_type="application/json")
-            mock.assert_all_requests_are_fired = False
-            with pytest.raises(NoAnswer) as lost:
-                reader(management())
+        double.reset()
+        double.post(TOKEN, json={"access_token": "m2m", "expires_in": 3600, "scope": "all"})
+        if isinstance(bad, bytes):
+            double.add(method, f"{API}{path}", body=bad, content_type="application/json")
+        else:
+            double.add(method, f"{API}{path}", body=json.dumps(bad), content_type="application/json")
+        with pytest.raises(NoAnswer) as lost:
+            reader(management(double))
         assert lost.value.reason == "bad_answer", (name, index, bad)
         # a write that answered 2xx may have happened: the outcome rules must look it up, never assume it didn't
         assert lost.value.maybe_applied == (method != "GET"), (name, bad)
@@ -400,21 +397,20 @@ def test_every_reader_refuses_a_body_logto_never_sends(name, reader, method, pat
         assert isinstance(error, UpstreamError) and error.status == 502 and error.code == "logto_bad_response"
 
 
-@responses.activate
-def test_a_role_list_without_its_permissions_is_no_role_list():
+def test_a_role_list_without_its_permissions_is_no_role_list(double):
     """An empty permission set read from a mangled answer would make every escalation and rank check pass."""
-    register("GET", "/resources", [{"id": "res", "indicator": "https://api"}])
-    responses.get(f"{API}/organization-roles", json=[{"id": "r1", "name": "admin", "type": "User"}])
-    directory = RoleDirectory(management(), "https://api", 60)
+    register(double, "GET", "/resources", [{"id": "res", "indicator": "https://api"}])
+    double.get(f"{API}/organization-roles", json=[{"id": "r1", "name": "admin", "type": "User"}])
+    directory = RoleDirectory(management(double), "https://api", 60)
     with pytest.raises(NoAnswer) as lost:
         directory.fresh(D(5))
     assert lost.value.reason == "bad_answer"
 
 
-@responses.activate
-def test_the_m2m_token_answer_must_carry_a_token():
-    responses.post(TOKEN_URL, body=b"<html>gateway</html>", content_type="text/html")
-    tokens = M2MTokenProvider(SETTINGS, HttpSender(sleep=lambda s: None), lambda force: M2MCredentials("app", "s"))
+def test_the_m2m_token_answer_must_carry_a_token(double):
+    double.post(TOKEN, body=b"<html>gateway</html>", content_type="text/html")
+    settings = load_settings({"LOGTO_ENDPOINT": double.url, "M2M_SECRET_ID": "s"})
+    tokens = M2MTokenProvider(settings, HttpSender(sleep=lambda s: None), lambda force: M2MCredentials("app", "s"))
     with pytest.raises(UpstreamError) as error:
         tokens.token(D(5))
     assert error.value.code == "logto_bad_response"

@@ -6,7 +6,6 @@ import email.utils
 import time
 
 import pytest
-import responses
 
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import (
@@ -23,7 +22,7 @@ from orgapi.logto.http import HttpSender, LogtoError, LogtoResponse, NoAnswer, R
 from orgapi.logto.upstream import api_error
 from tests.support.http_stub import StubServer
 
-URL = "https://tenant.logto.app/api/organizations/o1"
+PATH = "/api/organizations/o1"
 
 
 @pytest.fixture
@@ -36,59 +35,58 @@ def sender(sleeps):
     return HttpSender(sleep=sleeps.append, rand=lambda: 0.5)
 
 
-@responses.activate
-def test_get_retries_5xx_then_succeeds(sender, sleeps):
-    responses.get(URL, status=503)
-    responses.get(URL, status=502)
-    responses.get(URL, json={"id": "o1"})
-    result = sender.send("GET", URL, deadline=Deadline.after(10))
+@pytest.fixture
+def url(double):
+    return f"{double.url}{PATH}"
+
+
+def test_get_retries_5xx_then_succeeds(sender, sleeps, double, url):
+    double.get(PATH, status=503)
+    double.get(PATH, status=502)
+    double.get(PATH, json={"id": "o1"})
+    result = sender.send("GET", url, deadline=Deadline.after(10))
     assert result.status == 200 and result.body == {"id": "o1"}
-    assert len(responses.calls) == 3
+    assert len(double.calls) == 3
     assert sleeps == [0.05, 0.1]  # full jitter with rand=0.5: 0.5*0.1, 0.5*0.2
 
 
-@responses.activate
-def test_attempts_are_bounded(sender):
+def test_attempts_are_bounded(sender, double, url):
     for _ in range(5):
-        responses.get(URL, status=500)
-    assert sender.send("GET", URL, deadline=Deadline.after(10)).status == 500
-    assert len(responses.calls) == RetryPolicy().max_attempts
+        double.get(PATH, status=500)
+    assert sender.send("GET", url, deadline=Deadline.after(10)).status == 500
+    assert len(double.calls) == RetryPolicy().max_attempts
 
 
-@responses.activate
-def test_retry_after_is_honoured(sender, sleeps):
-    responses.get(URL, status=429, headers={"Retry-After": "1"})
-    responses.get(URL, json={})
-    assert sender.send("GET", URL, deadline=Deadline.after(10)).status == 200
+def test_retry_after_is_honoured(sender, sleeps, double, url):
+    double.get(PATH, status=429, headers={"Retry-After": "1"})
+    double.get(PATH, json={})
+    assert sender.send("GET", url, deadline=Deadline.after(10)).status == 200
     assert sleeps == [1.0]
 
 
-@responses.activate
-def test_header_names_are_case_insensitive(sender, sleeps):
-    responses.get(URL, status=429, headers={"retry-after": "2"})
-    responses.get(URL, json=[], headers={"total-number": "7"})
-    result = sender.send("GET", URL, deadline=Deadline.after(10))
+def test_header_names_are_case_insensitive(sender, sleeps, double, url):
+    double.get(PATH, status=429, headers={"retry-after": "2"})
+    double.get(PATH, json=[], headers={"total-number": "7"})
+    result = sender.send("GET", url, deadline=Deadline.after(10))
     assert sleeps == [2.0] and result.headers.get("Total-Number") == "7"
 
 
-@responses.activate
-def test_retry_after_beyond_the_budget_gives_up_at_once(sender, sleeps):
-    responses.get(URL, status=429, headers={"Retry-After": "3600"})
-    result = sender.send("GET", URL, deadline=Deadline.after(10))
-    assert result.status == 429 and sleeps == [] and len(responses.calls) == 1
+def test_retry_after_beyond_the_budget_gives_up_at_once(sender, sleeps, double, url):
+    double.get(PATH, status=429, headers={"Retry-After": "3600"})
+    result = sender.send("GET", url, deadline=Deadline.after(10))
+    assert result.status == 429 and sleeps == [] and len(double.calls) == 1
     error = api_error(LogtoError.of(result))
     assert isinstance(error, RateLimited) and error.retry_after == 3600
 
 
-@responses.activate
-def test_post_is_not_retried_on_5xx_but_is_on_429(sender):
-    responses.post(URL, status=503)
-    assert sender.send("POST", URL, deadline=Deadline.after(10)).status == 503
-    assert len(responses.calls) == 1
-    responses.reset()
-    responses.post(URL, status=429)
-    responses.post(URL, status=201, json={})
-    assert sender.send("POST", URL, deadline=Deadline.after(10)).status == 201
+def test_post_is_not_retried_on_5xx_but_is_on_429(sender, double, url):
+    double.post(PATH, status=503)
+    assert sender.send("POST", url, deadline=Deadline.after(10)).status == 503
+    assert len(double.calls) == 1
+    double.reset()
+    double.post(PATH, status=429)
+    double.post(PATH, status=201, json={})
+    assert sender.send("POST", url, deadline=Deadline.after(10)).status == 201
 
 
 def test_connection_refused_is_retried_even_for_post_then_503(sleeps):
@@ -126,26 +124,24 @@ def test_read_timeout_on_post_is_not_retried():
         server.close()
 
 
-@responses.activate
-def test_redirects_are_not_followed(sender):
-    responses.get(URL, status=302, headers={"Location": "https://evil.example/"})
-    result = sender.send("GET", URL, deadline=Deadline.after(5))
-    assert result.status == 302 and len(responses.calls) == 1
+def test_redirects_are_not_followed(sender, double, url):
+    double.get(PATH, status=302, headers={"Location": "https://evil.example/"})
+    result = sender.send("GET", url, deadline=Deadline.after(5))
+    assert result.status == 302 and len(double.calls) == 1
     assert isinstance(api_error(LogtoError.of(result)), UpstreamError)
 
 
-@responses.activate
-def test_oversized_response_is_refused(sender):
-    responses.get(URL, body=b"x" * (5 * 1024 * 1024 + 10))
+def test_oversized_response_is_refused(sender, double, url):
+    double.get(PATH, body=b"x" * (5 * 1024 * 1024 + 10))
     with pytest.raises(NoAnswer) as info:
-        sender.send("GET", URL, deadline=Deadline.after(5))
+        sender.send("GET", url, deadline=Deadline.after(5))
     assert info.value.reason == "oversized" and isinstance(api_error(info.value), UpstreamError)
 
 
-def test_exhausted_deadline_makes_no_call(sender):
+def test_exhausted_deadline_makes_no_call(sender, double, url):
     with pytest.raises(NoAnswer) as info:
-        sender.send("GET", URL, deadline=Deadline.after(0))
-    assert info.value.reason == "no_time" and not info.value.maybe_applied
+        sender.send("GET", url, deadline=Deadline.after(0))
+    assert info.value.reason == "no_time" and not info.value.maybe_applied and double.calls == []
 
 
 @pytest.mark.parametrize(
@@ -199,25 +195,23 @@ def test_a_dripping_body_is_cut_at_the_deadline():
         server.close()
 
 
-@responses.activate
-def test_unicode_digit_retry_after_is_ignored_not_a_crash(sender, sleeps):
+def test_unicode_digit_retry_after_is_ignored_not_a_crash(sender, sleeps, double, url):
     """Finding 8: "²".isdigit() is True but float("²") raises: that was a 500."""
     assert parse_retry_after("²") is None and parse_retry_after("٣") is None
-    responses.get(URL, status=429, headers={"Retry-After": "²"})
-    responses.get(URL, json={"id": "o1"})
-    assert sender.send("GET", URL, deadline=Deadline.after(10)).status == 200
+    double.get(PATH, status=429, headers={"Retry-After": "²"})
+    double.get(PATH, json={"id": "o1"})
+    assert sender.send("GET", url, deadline=Deadline.after(10)).status == 200
     assert sleeps == [0.05]  # own backoff instead of the unusable header
 
 
-@responses.activate
-def test_retry_after_a_lost_answer_is_flagged(sender):
-    responses.delete(URL, status=500)
-    responses.delete(URL, status=404, json={"code": "entity.not_found"})
-    result = sender.send("DELETE", URL, deadline=Deadline.after(10))
+def test_retry_after_a_lost_answer_is_flagged(sender, double, url):
+    double.delete(PATH, status=500)
+    double.delete(PATH, status=404, json={"code": "entity.not_found"})
+    result = sender.send("DELETE", url, deadline=Deadline.after(10))
     assert result.status == 404 and result.after_lost_answer
-    responses.reset()
-    responses.delete(URL, status=404, json={"code": "entity.not_found"})
-    assert not sender.send("DELETE", URL, deadline=Deadline.after(10)).after_lost_answer
+    double.reset()
+    double.delete(PATH, status=404, json={"code": "entity.not_found"})
+    assert not sender.send("DELETE", url, deadline=Deadline.after(10)).after_lost_answer
 
 
 def test_logto_error_keeps_status_and_code_only():
@@ -225,3 +219,18 @@ def test_logto_error_keeps_status_and_code_only():
     assert (error.status, error.code, error.retry_after) == (422, "x.y", 3.0)
     assert "secret detail" not in str(error) and not error.maybe_applied
     assert LogtoError(500, "").maybe_applied and LogtoError(404, "", after_lost_answer=True).maybe_applied
+
+
+def test_a_post_whose_connection_is_reset_after_sending_is_not_repeated(sender, sleeps, double, url):
+    double.post(PATH, drop=True)  # received, then the connection reset: it may have been carried out
+    with pytest.raises(NoAnswer) as info:
+        sender.send("POST", url, deadline=Deadline.after(10))
+    assert info.value.reason == "connection_lost" and info.value.maybe_applied
+    assert len(double.calls) == 1 and sleeps == []
+
+
+def test_a_get_whose_connection_is_reset_is_retried_and_flagged(sender, double, url):
+    double.get(PATH, drop=True)
+    double.get(PATH, json={"id": "o1"})
+    result = sender.send("GET", url, deadline=Deadline.after(10))
+    assert result.body == {"id": "o1"} and result.after_lost_answer and len(double.calls) == 2

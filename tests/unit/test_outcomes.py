@@ -6,47 +6,44 @@ from __future__ import annotations
 import json
 
 import pytest
-import responses
 
 from orgapi.base.deadline import Deadline
 from orgapi.logto.http import HttpSender, LogtoError
 from orgapi.logto.management import ManagementApi
-from tests.unit.test_m2m import SETTINGS, TOKEN_URL, provider, token_response
+from tests.unit.test_m2m import TOKEN, provider, settings, token_response
 from tests.unit.test_operations import DEMO, call
 
-BASE = "https://tenant.logto.app/api"
+BASE = "/api"
 JSON = {"Content-Type": "application/json"}
 
 
-def api():
-    p, _ = provider()
-    return ManagementApi(SETTINGS, HttpSender(sleep=lambda s: None), p)
+def api(double):
+    p, _ = provider(double)
+    return ManagementApi(settings(double), HttpSender(sleep=lambda s: None), p)
 
 
 # -- finding 1: a retried DELETE/PUT whose first answer was lost ---------------------------------------------------
-@responses.activate
 @pytest.mark.parametrize(
-    "call_it,url",
+    "call_it,path",
     [
         (lambda a: a.remove_member("o1", "u1", Deadline.after(5)), f"{BASE}/organizations/o1/users/u1"),
         (lambda a: a.delete_organization("o1", Deadline.after(5)), f"{BASE}/organizations/o1"),
     ],
     ids=["remove_member", "delete_organization"],
 )
-def test_a_retried_delete_that_finds_the_thing_gone_is_a_success(call_it, url):
-    responses.post(TOKEN_URL, json=token_response())
-    responses.delete(url, status=500, json={"code": "fault.injected"})  # carried out, answer lost
-    responses.delete(url, status=404, json={"code": "entity.not_found"})
-    call_it(api())  # no error: our own first attempt removed it
-    assert [c.request.method for c in responses.calls[1:]] == ["DELETE", "DELETE"]
+def test_a_retried_delete_that_finds_the_thing_gone_is_a_success(double, call_it, path):
+    double.post(TOKEN, json=token_response())
+    double.delete(path, status=500, json={"code": "fault.injected"})  # carried out, answer lost
+    double.delete(path, status=404, json={"code": "entity.not_found"})
+    call_it(api(double))  # no error: our own first attempt removed it
+    assert [c.method for c in double.calls[1:]] == ["DELETE", "DELETE"]
 
 
-@responses.activate
-def test_a_first_404_stays_a_404():
-    responses.post(TOKEN_URL, json=token_response())
-    responses.delete(f"{BASE}/organizations/o1/users/u1", status=404, json={"code": "entity.not_found"})
+def test_a_first_404_stays_a_404(double):
+    double.post(TOKEN, json=token_response())
+    double.delete(f"{BASE}/organizations/o1/users/u1", status=404, json={"code": "entity.not_found"})
     with pytest.raises(LogtoError) as info:
-        api().remove_member("o1", "u1", Deadline.after(5))
+        api(double).remove_member("o1", "u1", Deadline.after(5))
     assert info.value.status == 404 and not info.value.after_lost_answer
 
 
