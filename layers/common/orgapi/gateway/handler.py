@@ -23,6 +23,7 @@ from orgapi.logto.management import PLAIN_ID
 from orgapi.logto.upstream import api_error
 from orgapi.operations.request import STARTED_AHEAD, Operation, Request
 from orgapi.operations.services import Services, services
+from orgapi.outcomes import audit
 from orgapi.tokens.identity import Caller
 
 MAX_BODY_BYTES = 64 * 1024
@@ -82,7 +83,7 @@ def _raw_body(event: dict[str, Any]) -> str | None:
 
 
 def _serve(
-    route: Route, operation: Operation, shared: Services, event: dict[str, Any], context: Any, audit: list[Request]
+    route: Route, operation: Operation, shared: Services, event: dict[str, Any], context: Any, served: list[Request]
 ) -> dict[str, Any]:
     # API Gateway has routed already; a request for another route means the template and code disagree.
     if event.get("httpMethod") != route.method or event.get("resource") != route.path:
@@ -102,7 +103,7 @@ def _serve(
         deadline=Deadline.from_context(context),
         lambda_context=context,
     )
-    audit.append(request)
+    served.append(request)
     request.validate_input()
     try:
         start = STARTED_AHEAD.get(operation)
@@ -112,6 +113,8 @@ def _serve(
         request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
         result = operation(request, shared)
     finally:
+        for action, organization_id, targets in request.changes:  # what happened, however the operation ended
+            audit.record(shared.audit, caller, action, organization_id, **targets)
         request.ahead.settle()
     return _response(result.status, result.body, result.headers)
 
@@ -160,12 +163,12 @@ def build_handler(
     @with_cors(shared.settings.cors)  # the one place every response, success or error, gets its CORS headers
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-        audit: list[Request] = []
+        served: list[Request] = []
         if shared.audit is not None:
             shared.audit.discard_recorded()  # nothing left over from an invocation that ended abruptly
         try:
             try:
-                response = _serve(route, operation, shared, event, context, audit)
+                response = _serve(route, operation, shared, event, context, served)
             except (LogtoError, NoAnswer) as failure:  # what the operation left to the one mapping
                 raise api_error(failure) from None
         except ApiError as error:
@@ -178,7 +181,7 @@ def build_handler(
             response = _response(500, {"message": "Internal server error", "code": "internal_error"})
         else:
             metrics.add_metric(name="Success", unit="Count", value=1)
-        _audit(route, event, audit, response["statusCode"])
+        _audit(route, event, served, response["statusCode"])
         if shared.audit is not None:
             shared.audit.publish_recorded()  # the entries are stored already; their events go out now
         return response

@@ -17,7 +17,7 @@ from orgapi.operations import limits
 from orgapi.operations.members import fresh_catalog
 from orgapi.operations.request import Request, Result, invitation_ahead, starts_ahead
 from orgapi.operations.services import Services
-from orgapi.outcomes import audit, changes
+from orgapi.outcomes import changes
 
 DAY_MS = 86_400_000
 ENDING_STATUSES = ("Accepted", "Revoked", "Expired")  # Logto's endingStatuses (libraries/organization-invitation.ts)
@@ -82,9 +82,7 @@ def create_invitation(request: Request, services: Services) -> Result:
         if held is not None:
             held.release()  # made: the lease is released beside the audit write and the e-mail
         request.audit_targets["invitationId"] = invitation.get("id") if isinstance(invitation, dict) else None
-        audit.record(
-            services.audit,
-            request.caller,
+        request.changed(
             "invitation.created",
             organization_id,
             invitationId=request.audit_targets["invitationId"],
@@ -136,9 +134,7 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
 @starts_ahead(invitation_ahead)
 def revoke_invitation(request: Request, services: Services) -> Result:
     result = _revoke(request, services)  # every way it answers 204 is a revocation that happened
-    audit.record(
-        services.audit,
-        request.caller,
+    request.changed(
         "invitation.revoked",
         request.path["organizationId"],
         invitationId=request.path["invitationId"],
@@ -203,9 +199,7 @@ def send_invitation_message(request: Request, services: Services) -> Result:
             logger.warning("invitation_email_outcome_unknown", extra={"invitation_id": invitation_id})
             return Result(202, {"sent": None, "code": api_error(failure).code})
     # Sent (204): the one outcome recorded. The 202 above records nothing: nobody knows whether it went out.
-    audit.record(
-        services.audit,
-        request.caller,
+    request.changed(
         "invitation.message_sent",
         request.path["organizationId"],
         invitationId=invitation_id,

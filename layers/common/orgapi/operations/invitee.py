@@ -21,7 +21,6 @@ from orgapi.operations import limits
 from orgapi.operations.invitations import ensure_pending, now_ms
 from orgapi.operations.request import Request, Result, invitation_ahead, starts_ahead
 from orgapi.operations.services import Services
-from orgapi.outcomes import audit
 
 
 def _missing(error: LogtoError) -> bool:
@@ -158,9 +157,7 @@ def accept_invitation(request: Request, services: Services) -> Result:
             if not error.maybe_applied:  # refused, or never sent: nothing happened
                 raise
             invitation = _settled(request, services, "Accepted", error)
-    audit.record(
-        services.audit,
-        request.caller,
+    request.changed(
         "invitation.accepted",
         organization_id,
         invitationId=invitation_id,
@@ -180,9 +177,7 @@ def decline_invitation(request: Request, services: Services) -> Result:
             raise
         # an ending status after all (Logto: 422 request.invalid_input), or a lost answer: read it back
         declined = _settled(request, services, "Revoked", None if ending and not error.maybe_applied else error)
-    audit.record(
-        services.audit,
-        request.caller,
+    request.changed(
         "invitation.declined",
         str(invitation.get("organizationId") or ""),
         invitationId=request.path["invitationId"],

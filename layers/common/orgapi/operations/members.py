@@ -12,7 +12,7 @@ from orgapi.contract import views
 from orgapi.operations import limits
 from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
-from orgapi.outcomes import audit, changes
+from orgapi.outcomes import changes
 from orgapi.outcomes.cleanup import STRANDED_MEMBER
 from orgapi.rules.orphan_guard import guarded_change
 from orgapi.rules.roles import RoleCatalog
@@ -72,9 +72,7 @@ def add_members(request: Request, services: Services) -> Result:
             stranded,
             existing_members_get_roles,
         )
-    audit.record(
-        services.audit,
-        request.caller,
+    request.changed(
         "member.added",
         organization_id,
         userIds=body.userIds,
@@ -94,7 +92,7 @@ def remove_member(request: Request, services: Services) -> Result:
     ) as target_roles:
         request.access.ensure_outranks(user_id, target_roles)
         changes.remove_member(services.logto, organization_id, user_id, request.deadline)  # 404 when not a member
-    audit.record(services.audit, request.caller, "member.removed", organization_id, userIds=[user_id])
+    request.changed("member.removed", organization_id, userIds=[user_id])
     return Result(204)
 
 
@@ -126,9 +124,7 @@ def replace_member_roles(request: Request, services: Services) -> Result:
         unchanged = {r.id for r in target_roles} == set(role_ids)  # read under the lease: nothing can change it
         changes.replace_member_roles(services.logto, organization_id, user_id, role_ids, request.deadline)
     if not unchanged:  # the same roles again changed nothing in Logto: no entry, no event (found in review)
-        audit.record(
-            services.audit,
-            request.caller,
+        request.changed(
             "member.roles_replaced",
             organization_id,
             userIds=[user_id],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from orgapi.contract import views
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.operations import limits
 from orgapi.operations.request import Request, Result
-from orgapi.outcomes import audit, changes, creation
+from orgapi.outcomes import changes, creation
 from orgapi.tokens.identity import Caller
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def create_organization(request: Request, services: Services) -> Result:
         )
     key = request.header("Idempotency-Key")
     if key is None:
-        created = _create(services, request.caller, body, request.deadline, None)
+        created = _create(services, request.caller, body, request.deadline, None, request.changed)
     elif not IDEMPOTENCY_KEY.match(key):
         raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters", code="invalid_idempotency_key")
     else:
@@ -52,9 +53,15 @@ def create_organization(request: Request, services: Services) -> Result:
 
 
 def _create(
-    services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline, key: str | None
+    services: Services,
+    caller: Caller,
+    body: CreateOrganization,
+    deadline: Deadline,
+    key: str | None,
+    changed: Callable[..., None],
 ) -> dict[str, Any]:
-    """Create the organization with the caller as CREATOR_ROLE member, or nothing (orgapi.outcomes.creation)."""
+    """Create the organization with the caller as CREATOR_ROLE member, or nothing (orgapi.outcomes.creation).
+    `changed`: Request.changed (not called on an Idempotency-Key's replay, which never runs this)."""
     creator_role = services.roles.cached(deadline).named(services.settings.creator_role)
     if creator_role is None:
         logger.error("creator_role_missing", extra={"role": services.settings.creator_role})
@@ -72,7 +79,7 @@ def _create(
             deadline=deadline,
         )
     logger.info("organization_created", extra={"created_organization_id": organization["id"]})
-    audit.record(services.audit, caller, "organization.created", organization["id"])  # not on a key's replay
+    changed("organization.created", organization["id"])
     return {
         **views.organization(organization),
         "organizationRoles": [{"id": creator_role.id, "name": creator_role.name}],
@@ -98,9 +105,14 @@ def _idempotency(table_name: str) -> tuple[Any, Any]:
 
     @idempotent_function(data_keyword_argument="request", config=config, persistence_store=store)
     def create(
-        request: dict[str, Any], services: Services, caller: Caller, body: CreateOrganization, deadline: Deadline
+        request: dict[str, Any],
+        services: Services,
+        caller: Caller,
+        body: CreateOrganization,
+        deadline: Deadline,
+        changed: Callable[..., None],
     ):
-        return _create(services, caller, body, deadline, request["key"])
+        return _create(services, caller, body, deadline, request["key"], changed)
 
     return config, create
 
@@ -116,7 +128,14 @@ def _create_once(request: Request, services: Services, body: CreateOrganization,
         config.register_lambda_context(request.lambda_context)  # a timed-out attempt must not block the key
     payload = {"caller": request.caller.subject, "key": key, "body": body.model_dump(mode="json")}
     try:
-        return create(request=payload, services=services, caller=request.caller, body=body, deadline=request.deadline)
+        return create(
+            request=payload,
+            services=services,
+            caller=request.caller,
+            body=body,
+            deadline=request.deadline,
+            changed=request.changed,
+        )
     except (ApiError, LogtoError, NoAnswer):
         raise  # the attempt failed: Powertools dropped the key's record, so a retry runs again (and resumes it)
     except IdempotencyValidationError:
@@ -156,11 +175,11 @@ def update_organization(request: Request, services: Services) -> Result:
     body = request.body(UpdateOrganization)
     fields = body.model_dump(exclude_unset=True)  # customData is replaced as a whole, as Logto does
     updated = changes.update_organization(services.logto, request.path["organizationId"], fields, request.deadline)
-    audit.record(services.audit, request.caller, "organization.updated", request.path["organizationId"])
+    request.changed("organization.updated", request.path["organizationId"])
     return Result(200, views.organization(updated))
 
 
 def delete_organization(request: Request, services: Services) -> Result:
     changes.delete_organization(services.logto, request.path["organizationId"], request.deadline)
-    audit.record(services.audit, request.caller, "organization.deleted", request.path["organizationId"])
+    request.changed("organization.deleted", request.path["organizationId"])
     return Result(204)

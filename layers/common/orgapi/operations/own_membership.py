@@ -11,7 +11,7 @@ from orgapi.logto.http import LogtoError
 from orgapi.operations.members import fresh_catalog
 from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
-from orgapi.outcomes import audit, changes
+from orgapi.outcomes import changes
 from orgapi.rules.orphan_guard import guarded_change
 
 
@@ -46,5 +46,5 @@ def leave_organization(request: Request, services: Services) -> Result:
             if error.status != 404:
                 raise  # (404: not a member any more, which is what leaving asked for)
         else:  # (not on that 404: somebody else's change took the membership away, not this request)
-            audit.record(services.audit, request.caller, "member.left", organization_id, userIds=[user_id])
+            request.changed("member.left", organization_id, userIds=[user_id])
     return Result(204)

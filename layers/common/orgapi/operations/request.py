@@ -47,6 +47,7 @@ class Request:
 
     access: Access = None  # type: ignore[assignment]  # set by _serve before any operation runs
     audit_targets: dict[str, Any] = field(default_factory=dict)  # what the change touched, for the audit line
+    changes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # see `changed`
     ahead: ReadsAhead = field(default_factory=ReadsAhead)  # reads started beside the live permission check
 
     _parsed: dict[type, Any] = field(default_factory=dict)
@@ -73,6 +74,12 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def changed(self, action: str, organization_id: str, **targets: Any) -> None:
+        """Note a change that happened in Logto (the outcome rules decided so): the handler writes its audit entry
+        and event (orgapi.outcomes.audit) when the operation ends, however it ends. A change that did not happen, or
+        changed nothing, is never noted."""
+        self.changes.append((action, organization_id, targets))
 
     @contextmanager
     def lease(

@@ -1,8 +1,8 @@
 """The audit trail and the change events: one entry per change that happened, and its event on EventBridge.
 
-An operation calls `record` once, where its change is known to have happened (the outcome rules decide: a lost answer
-found done counts; a refused, failed or undone change never reaches the call; a replayed Idempotency-Key never runs
-the operation again). The entry is written to the audit table before the answer; the handler publishes it after
+An operation notes its change with `Request.changed` where it is known to have happened (the outcome rules decide: a
+lost answer found done counts; a refused, failed or undone change is never noted; a replayed Idempotency-Key never
+runs the operation again), and the handler calls `record` for it (orgapi.gateway.handler). The entry is written to the audit table before the answer; the handler publishes it after
 (`publish_recorded`). It is written with `unpublished` set (a sparse index the clean-up reads), which is removed once
 EventBridge took the event: a publish that failed, or a Lambda that died between the write and the publish, leaves it
 for the scheduled clean-up function, which publishes it with the same `id` (consumers dedupe on it).
@@ -306,7 +306,7 @@ def _cursor_key(cursor: str, organization_id: str) -> dict[str, Any]:
 
 
 def record(trail: AuditTrail | None, caller: Caller, action: str, organization_id: str, **targets: Any) -> None:
-    """The one call an operation makes where its change is known to have happened (no-op without AUDIT_TABLE: a
-    deployed function that changes something refuses to start without it, api.build_handler)."""
+    """The handler's one call per change an operation noted (no-op without AUDIT_TABLE: a deployed function that
+    changes something refuses to start without it, gateway.handler.build_handler)."""
     if trail is not None:
         trail.record(caller, action, organization_id, **targets)
