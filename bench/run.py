@@ -130,14 +130,17 @@ IMPORTS = int(os.environ.get("BENCH_IMPORTS", "15"))
 FLOOR_IMPORT = "import json; from cryptography.hazmat.primitives.asymmetric import ec, rsa, padding, utils"
 
 
-def compiled_layer(into: Path) -> Path:
-    """The layer's own code with its bytecode (unchecked-hash) beside it, as layers/common/Makefile ships it."""
+def copied_layer(into: Path, *, compiled: bool) -> Path:
+    """The layer's own code, without any bytecode a test run left beside it (Python would read that even with
+    PYTHONDONTWRITEBYTECODE), and `compiled`: with its bytecode (unchecked-hash), as layers/common/Makefile ships it."""
     import compileall
     import shutil
 
-    layer = into / "layer"
+    layer = into / ("compiled" if compiled else "source")
     shutil.copytree(ROOT / "layers" / "common", layer, ignore=shutil.ignore_patterns("__pycache__"))
-    compileall.compile_dir(layer, quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    if compiled:
+        mode = compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH
+        compileall.compile_dir(layer, quiet=1, invalidation_mode=mode)
     return layer
 
 
@@ -182,10 +185,11 @@ def bench_cold_imports() -> None:
         " (as deployed)"
     )
     with tempfile.TemporaryDirectory() as scratch:
-        built = compiled_layer(Path(scratch))
+        plain, built = copied_layer(Path(scratch), compiled=False), copied_layer(Path(scratch), compiled=True)
 
         def both(function: str, code: str = "import app") -> tuple[float, float, float, float]:
-            source, shipped = cold_import(function, code=code), cold_import(function, code=code, layer=built)
+            source = cold_import(function, code=code, layer=plain)
+            shipped = cold_import(function, code=code, layer=built)
             return (*source, *shipped)
 
         def row(name: str, figures: tuple[float, float, float, float], note: str = "") -> None:
