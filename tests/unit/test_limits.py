@@ -472,37 +472,38 @@ def test_a_caller_refused_by_the_live_check_touches_neither_the_lease_nor_a_plac
     assert [m for m in made if m.startswith("dynamodb.")] == []
 
 
+class FakeLeases:
+    """A LeaseStore whose lease was last released at `quiet_since`; it records the releases."""
+
+    def __init__(self, quiet_since: float = 0.0):
+        self.quiet_since, self.released = quiet_since, []
+
+    def acquire(self, organization_id, deadline):
+        from orgapi.rules.lease import Lease
+
+        return Lease(self, organization_id, "owner", quiet_since=self.quiet_since)  # type: ignore[arg-type]
+
+    def release(self, lease):
+        self.released.append(lease.owner)
+
+
+def add_members_request():
+    from orgapi.base.deadline import Deadline
+    from orgapi.contract.routes import ROUTES_BY_NAME
+    from orgapi.operations.request import Request
+    from orgapi.tokens.identity import Caller
+
+    context = Caller.from_authorizer_context(org_context())
+    return Request(ROUTES_BY_NAME["add_members"], context, {"organizationId": DEMO}, {}, {}, None, Deadline.after(5))
+
+
 def test_a_count_read_beside_the_lease_is_read_again_when_a_change_may_have_landed_since():
     """Request.lease reads a limit's count side by side with taking the lease; the count stands only when the lease's
     previous holder released it before that read began (by more than the clocks' margin)."""
-    from orgapi.base.deadline import Deadline
-    from orgapi.contract.routes import ROUTES_BY_NAME
-    from orgapi.operations.request import CLOCK_MARGIN_SECONDS, Request
-    from orgapi.rules.lease import Lease
-    from orgapi.tokens.identity import Caller
-
-    class Leases:
-        def __init__(self, quiet_since: float):
-            self.quiet_since, self.released = quiet_since, []
-
-        def acquire(self, organization_id, deadline):
-            return Lease(self, organization_id, "owner", quiet_since=self.quiet_since)  # type: ignore[arg-type]
-
-        def release(self, lease):
-            self.released.append(lease.owner)
+    from orgapi.operations.request import CLOCK_MARGIN_SECONDS
 
     def held_count(quiet_since: float, counts: list[int]) -> tuple[int | None, list[str], int]:
-        request = Request(
-            ROUTES_BY_NAME["add_members"],
-            Caller.from_authorizer_context(org_context()),
-            {"organizationId": DEMO},
-            {},
-            {},
-            None,
-            Deadline.after(5),
-        )
-        leases, reads = Leases(quiet_since), iter(counts)
-        read = []
+        request, leases, reads, read = add_members_request(), FakeLeases(quiet_since), iter(counts), []
 
         def count():
             read.append(1)
@@ -521,34 +522,12 @@ def test_a_count_read_beside_the_lease_is_read_again_when_a_change_may_have_land
 
 
 def test_a_failed_count_read_gives_the_lease_back_at_once():
-    from orgapi.base.deadline import Deadline
     from orgapi.base.errors import ServiceUnavailable
-    from orgapi.contract.routes import ROUTES_BY_NAME
-    from orgapi.operations.request import Request
-    from orgapi.rules.lease import Lease
-    from orgapi.tokens.identity import Caller
-
-    released = []
-
-    class Leases:
-        def acquire(self, organization_id, deadline):
-            return Lease(self, organization_id, "owner")  # type: ignore[arg-type]
-
-        def release(self, lease):
-            released.append(lease.owner)
 
     def count():
         raise ServiceUnavailable("Logto is away")
 
-    request = Request(
-        ROUTES_BY_NAME["add_members"],
-        Caller.from_authorizer_context(org_context()),
-        {"organizationId": DEMO},
-        {},
-        {},
-        None,
-        Deadline.after(5),
-    )
-    with pytest.raises(ServiceUnavailable), request.lease(Leases(), DEMO, count):  # type: ignore[arg-type]
+    leases = FakeLeases()
+    with pytest.raises(ServiceUnavailable), add_members_request().lease(leases, DEMO, count):  # type: ignore[arg-type]
         pytest.fail("the body must not run without its count")
-    assert released == ["owner"]
+    assert leases.released == ["owner"]
