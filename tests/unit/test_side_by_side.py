@@ -104,3 +104,20 @@ def test_settle_waits_for_later_tasks():
     release.set()
     ahead.settle()
     assert done == [True]
+
+
+def test_undo_gives_back_what_was_started_once_it_is_done_and_a_later_take_starts_afresh():
+    release, undone = threading.Event(), []
+
+    def take():
+        release.wait(5)
+        return "places-1"
+
+    ahead = ReadsAhead()
+    ahead.start("places", take, undo=undone.append)
+    ahead.undo("places")  # returns at once, while the take is still running
+    assert undone == []
+    release.set()
+    assert ahead.take("places", lambda: "places-2") == "places-2"
+    ahead.settle()
+    assert undone == ["places-1"]

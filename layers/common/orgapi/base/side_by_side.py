@@ -46,6 +46,13 @@ class ReadsAhead:
         future, _ = self._pending.pop(key, (None, None))
         return future.result() if future is not None else read()
 
+    def undo(self, key: str) -> None:
+        """Undo what was started under `key` and not taken yet, as soon as it is done, without waiting for it here (a
+        later `take` of the key starts afresh). Safe from a pool's thread: the undo queues behind what it undoes."""
+        future, undo = self._pending.pop(key, (None, None))
+        if future is not None and undo is not None:
+            self._later.append(AHEAD_POOL.submit(_undone, future, undo))
+
     def later(self, task: Callable[[], Any]) -> None:
         self._later.append(POOL.submit(task))
 
@@ -58,3 +65,8 @@ class ReadsAhead:
         self._pending.clear()
         wait(self._later)
         self._later = []
+
+
+def _undone(future: Future[Any], undo: Callable[[Any], None]) -> None:
+    if future.exception() is None:
+        undo(future.result())

@@ -57,6 +57,11 @@ class NoAnswer(Exception):
     def maybe_applied(self) -> bool:
         return self._maybe_applied and not self.looked_up
 
+    @property
+    def answer_lost(self) -> bool:
+        """An attempt was sent and its answer lost: Logto may still carry it out later, whatever a look-up found."""
+        return self._maybe_applied
+
 
 class LogtoError(Exception):
     """Logto answered with a non-2xx status. Only the status, Logto's `code` and Retry-After are kept.
@@ -73,6 +78,11 @@ class LogtoError(Exception):
     @property
     def maybe_applied(self) -> bool:
         return (self.after_lost_answer or answer_may_be_lost(self.status)) and not self.looked_up
+
+    @property
+    def answer_lost(self) -> bool:
+        """An attempt was sent and its answer lost: Logto may still carry it out later, whatever a look-up found."""
+        return self.after_lost_answer or answer_may_be_lost(self.status)
 
     @classmethod
     def of(cls, response: LogtoResponse) -> LogtoError:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 WINDOW_SECONDS = 24 * 3600
 MAX_DROPPED = 25  # expired entries dropped per update (keeps the expression well inside DynamoDB's size limits)
 MAX_TRIES = 5  # conditional updates per take when other takers keep changing the item
+EMAIL_PLACES = "email_places"  # the key of an e-mail's places started beside the lease (Request.ahead)
 PLACE_PREFIX = "p_"  # the attributes holding places (beside `id`, `n`, `expiration`)
 
 
@@ -297,7 +298,7 @@ def start_email_places(request: Request, services: Services, organization_id: st
     """Take an e-mail's places now, beside the organization's lease and count; `email_places` below holds them (or
     ReadsAhead.settle gives them back). Only after the permission check: places are what other requests count."""
     scopes = _email_scopes(services, organization_id, invitee)
-    request.ahead.start("email_places", lambda: _take_all(services, scopes), undo=Places.give_back)
+    request.ahead.start(EMAIL_PLACES, lambda: _take_all(services, scopes), undo=Places.give_back)
 
 
 @contextmanager
@@ -306,7 +307,7 @@ def email_places(request: Request, services: Services, organization_id: str, inv
     Given back when the `with` body raises; the body gives them back itself (`Places.emailed`) when the e-mail was
     refused."""
     places = request.ahead.take(
-        "email_places", lambda: _take_all(services, _email_scopes(services, organization_id, invitee))
+        EMAIL_PLACES, lambda: _take_all(services, _email_scopes(services, organization_id, invitee))
     )
     try:
         yield places
@@ -329,7 +330,10 @@ def pending_invitation_place(request: Request, services: Services, organization_
         invitations = services.logto.list_invitations(organization_id, request.deadline)
         return pending_invitation_count(invitations, int(time.time() * 1000))
 
-    with request.lease(services.leases(), organization_id, pending) as held:
+    # While this request waits for a busy lease, its e-mail's places (started beside) are given back: a request that
+    # may yet be refused must not hold places others are counted against (found in review); taken again after.
+    busy = partial(request.ahead.undo, EMAIL_PLACES)
+    with request.lease(services.leases(), organization_id, pending, on_busy=busy) as held:
         if (held.count or 0) >= limit:
             _refused("pending_invitations_per_org", limit)
             raise LimitReached(f"This organization has reached its limit of {limit} pending invitations", limit)

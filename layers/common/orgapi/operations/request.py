@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orgapi.base.deadline import Deadline
@@ -23,6 +24,7 @@ from orgapi.base.errors import BadRequest
 from orgapi.base.jsonbody import parse_object
 from orgapi.base.side_by_side import ReadsAhead, together
 from orgapi.contract.routes import Route
+from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.operations.services import Services
 from orgapi.rules.access import Access
 from orgapi.rules.lease import Lease, LeaseStore
@@ -83,24 +85,35 @@ class Request:
 
     @contextmanager
     def lease(
-        self, leases: LeaseStore, organization_id: str, count: Callable[[], int] | None = None
+        self,
+        leases: LeaseStore,
+        organization_id: str,
+        count: Callable[[], int] | None = None,
+        on_busy: Callable[[], None] | None = None,
     ) -> Iterator[HeldLease]:
         """Hold the organization's lease for the `with` body, taken after the permission check (a caller who may not
         change anything never holds it up for others). `count` (a limit's count, read from Logto) is read side by
         side with taking it, and read again under it only when a change may have landed since the first read began:
-        the lease was busy, or released less than CLOCK_MARGIN_SECONDS before. It is released at the end of the body
-        at the latest (`HeldLease.release` sooner), beside what the request does next, always before the answer."""
+        the lease was busy, or released less than CLOCK_MARGIN_SECONDS before. `on_busy`: called once if the lease
+        is held by another request, before waiting for it.
+
+        It is released at the end of the body at the latest (`HeldLease.release` sooner), beside what the request does
+        next, always before the answer; but when the body ends with a Logto call whose answer was lost, it is kept
+        until it runs out (found in review: a member add that timed out landed seconds after its lease was released,
+        past another request's count)."""
         started = time.time()
-        if count is None:
-            lease, counted = leases.acquire(organization_id, self.deadline), None
-        else:
-            lease, counted = _taken_beside(lambda: leases.acquire(organization_id, self.deadline), count)
+        acquire = partial(leases.acquire, organization_id, self.deadline, on_busy)
+        lease, counted = (acquire(), None) if count is None else _taken_beside(acquire, count)
         held = HeldLease(lease, self.ahead)
         try:
             if count is not None and lease.quiet_since > started - CLOCK_MARGIN_SECONDS:
                 counted = count()  # under the lease now: nothing can change it
             held.count = counted
             yield held
+        except (LogtoError, NoAnswer) as failure:
+            if failure.answer_lost:
+                held.keep()
+            raise
         finally:
             held.release()
 
@@ -122,6 +135,12 @@ class HeldLease:
         if not self.released:
             self.released = True
             self.ahead.later(self.lease.release)
+
+    def keep(self) -> None:
+        """Let it run out instead (LeaseStore.keep): what it guarded may still change in Logto."""
+        if not self.released:
+            self.released = True
+            self.lease.keep()
 
 
 def _taken_beside(acquire: Callable[[], Lease], count: Callable[[], int]) -> tuple[Lease, int]:

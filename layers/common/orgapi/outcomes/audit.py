@@ -2,10 +2,11 @@
 
 An operation notes its change with `Request.changed` where it is known to have happened (the outcome rules decide: a
 lost answer found done counts; a refused, failed or undone change is never noted; a replayed Idempotency-Key never
-runs the operation again), and the handler calls `record` for it (orgapi.gateway.handler). The entry is written to the audit table before the answer; the handler publishes it after
-(`publish_recorded`). It is written with `unpublished` set (a sparse index the clean-up reads), which is removed once
-EventBridge took the event: a publish that failed, or a Lambda that died between the write and the publish, leaves it
-for the scheduled clean-up function, which publishes it with the same `id` (consumers dedupe on it).
+runs the operation again), and the handler calls `record` for it (orgapi.gateway.handler). The entry is written to
+the audit table before the answer; the handler publishes it after (`publish_recorded`). It is written with
+`unpublished` set (a sparse index the clean-up reads), which is removed once EventBridge took the event: a publish
+that failed, or a Lambda that died between the write and the publish, leaves it for the scheduled clean-up function,
+which publishes it with the same `id` (consumers dedupe on it).
 
 Table: `organizationId` (hash) and `sk` = "<time>#<id>" (range), so an organization's entries read newest first with
 one Query; `expiration` is the TTL (AUDIT_RETENTION_DAYS). Entries hold ids only: never an e-mail, a token or a body.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,6 +52,9 @@ class Lease:
     def release(self) -> None:
         self.store.release(self)
 
+    def keep(self) -> None:
+        self.store.keep(self)
+
 
 def _key(organization_id: str) -> dict[str, Any]:
     return {"id": {"S": f"lease#organization#{organization_id}"}}
@@ -75,14 +78,17 @@ class LeaseStore:
         finally:
             lease.release()
 
-    def acquire(self, organization_id: str, deadline: Deadline) -> Lease:
-        """The lease, waiting while another request holds it (409 `organization_busy` when the deadline nears)."""
+    def acquire(self, organization_id: str, deadline: Deadline, on_busy: Callable[[], None] | None = None) -> Lease:
+        """The lease, waiting while another request holds it (409 `organization_busy` when the deadline nears).
+        `on_busy` is called once, before the first wait."""
         owner = uuid.uuid4().hex
-        previous = self._acquire(_key(organization_id), owner, deadline)
+        previous = self._acquire(_key(organization_id), owner, deadline, on_busy)
         released = previous.get("released") or previous.get("until") or {"N": "0"}
         return Lease(self, organization_id, owner, quiet_since=float(released["N"]))
 
-    def _acquire(self, key: dict[str, Any], owner: str, deadline: Deadline) -> dict[str, Any]:
+    def _acquire(
+        self, key: dict[str, Any], owner: str, deadline: Deadline, on_busy: Callable[[], None] | None
+    ) -> dict[str, Any]:
         """The item it replaced (empty when there was none)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -114,11 +120,38 @@ class LeaseStore:
             except BotoCoreError as exc:
                 logger.error("organization_lease_failed", extra={"error": type(exc).__name__})
                 raise _unavailable() from None
+            if on_busy is not None:
+                on_busy()
+                on_busy = None
             if deadline.remaining() < RESERVED_SECONDS + delay:
                 logger.info("organization_lease_busy")
                 raise OrganizationBusy(retry_after=1)
             self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
             delay = min(delay * 2, 0.25)
+
+    def keep(self, lease: Lease) -> None:
+        """Hold the lease for MAX_HOLD_SECONDS from now and let it run out, rather than release it: a change of ours
+        whose answer was lost may still land, and nobody may count or guard the organization without it meanwhile."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        until = self._clock() + MAX_HOLD_SECONDS
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=_key(lease.organization_id),
+                UpdateExpression="SET #until = :until, expiration = :expiration",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner", "#until": "until"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": lease.owner},
+                    ":until": {"N": f"{until:.3f}"},
+                    ":expiration": {"N": str(int(until) + 60)},
+                },
+            )
+        except (ClientError, BotoCoreError):
+            # It still runs out by itself at the `until` it was taken with (the request's deadline).
+            logger.warning("organization_lease_not_kept")
+        logger.info("organization_lease_kept", extra={"seconds": MAX_HOLD_SECONDS})
 
     def release(self, lease: Lease) -> None:
         """Free the lease if it is still ours, saying when (the next holder's `quiet_since`)."""
