@@ -478,7 +478,7 @@ class FakeLeases:
     def __init__(self, quiet_since: float = 0.0):
         self.quiet_since, self.released = quiet_since, []
 
-    def acquire(self, organization_id, deadline):
+    def acquire(self, organization_id, deadline, on_busy=None):
         from orgapi.rules.lease import Lease
 
         return Lease(self, organization_id, "owner", quiet_since=self.quiet_since)  # type: ignore[arg-type]
@@ -588,3 +588,16 @@ def test_a_request_waiting_for_the_lease_holds_no_e_mail_place(limited, logto, a
         status, body, _ = waiting.result(timeout=10)
     assert status == 201 and body["email"]["sent"] is True
     assert places_taken() == 1
+
+
+def test_what_may_still_land_after_the_answer_keeps_the_lease():
+    from orgapi.logto.http import LogtoError, NoAnswer
+
+    assert NoAnswer("timeout", maybe_applied=True).may_land_later  # sent, no answer: Logto may still be at it
+    assert NoAnswer("connection_lost", maybe_applied=True).may_land_later
+    assert not NoAnswer("unreachable", maybe_applied=False).may_land_later  # never reached Logto
+    assert not NoAnswer("bad_answer", maybe_applied=True).may_land_later  # an answer came: its work is over
+    assert LogtoError(504, "").may_land_later and LogtoError(502, "").may_land_later  # a gateway gave up waiting
+    assert not LogtoError(500, "").may_land_later  # Logto's own error ends its work
+    assert LogtoError(404, "", after_unanswered=True).may_land_later  # an earlier attempt went unanswered
+    assert not LogtoError(500, "", after_lost_answer=True).may_land_later  # earlier 500s: each ended Logto's work

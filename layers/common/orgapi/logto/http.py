@@ -58,9 +58,10 @@ class NoAnswer(Exception):
         return self._maybe_applied and not self.looked_up
 
     @property
-    def answer_lost(self) -> bool:
-        """An attempt was sent and its answer lost: Logto may still carry it out later, whatever a look-up found."""
-        return self._maybe_applied
+    def may_land_later(self) -> bool:
+        """Sent, and no answer came (timed out, or the connection went): Logto may still be carrying it out, and it
+        may land after this, whatever a look-up found now. (An answer that arrived, even unreadable, is the end.)"""
+        return self._maybe_applied and self.reason in ("timeout", "connection_lost")
 
 
 class LogtoError(Exception):
@@ -69,10 +70,19 @@ class LogtoError(Exception):
     `maybe_applied`: this call may have changed Logto anyway: a 5xx (an answer lost behind a proxy looks like one), or
     an earlier attempt of the same call whose answer was lost (then this status describes the state *after* it)."""
 
-    def __init__(self, status: int, code: str, *, retry_after: float | None = None, after_lost_answer: bool = False):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        *,
+        retry_after: float | None = None,
+        after_lost_answer: bool = False,
+        after_unanswered: bool = False,
+    ):
         super().__init__(f"{status} {code}")
         self.status, self.code, self.retry_after = status, code, retry_after
         self.after_lost_answer = after_lost_answer
+        self.after_unanswered = after_unanswered  # an earlier attempt got no answer at all (see may_land_later)
         self.looked_up = False  # set by orgapi.outcomes.changes.settled once Logto was read and showed no such change
 
     @property
@@ -80,9 +90,10 @@ class LogtoError(Exception):
         return (self.after_lost_answer or answer_may_be_lost(self.status)) and not self.looked_up
 
     @property
-    def answer_lost(self) -> bool:
-        """An attempt was sent and its answer lost: Logto may still carry it out later, whatever a look-up found."""
-        return self.after_lost_answer or answer_may_be_lost(self.status)
+    def may_land_later(self) -> bool:
+        """An earlier attempt went unanswered, or a gateway answered for a Logto that may still be working (502,
+        504): the change may land after this, whatever a look-up found now. Logto's own 500 ends its work."""
+        return self.after_unanswered or self.status in (502, 504)
 
     @classmethod
     def of(cls, response: LogtoResponse) -> LogtoError:
@@ -91,6 +102,7 @@ class LogtoError(Exception):
             logto_code(response.body),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             after_lost_answer=response.after_lost_answer,
+            after_unanswered=response.after_unanswered,
         )
 
 
@@ -113,6 +125,8 @@ class LogtoResponse:
     # An earlier attempt of this call was sent and its answer lost (5xx, timeout, reset): it may have been carried
     # out, so this answer may describe the state our own earlier attempt left (e.g. a DELETE now answering 404).
     after_lost_answer: bool = False
+    # An earlier attempt got no answer at all, or a gateway's 502/504: it may still land after this answer.
+    after_unanswered: bool = False
     # False when a body arrived but is not JSON (None is then only a placeholder, never "nothing"). Logto's empty
     # successes (204, 201 "Created") are fine for calls that read no body; readers of a body check this.
     readable: bool = True
@@ -290,6 +304,7 @@ class HttpSender:
         url, body, all_headers = _encoded(url, params, json, data, headers)
         attempts = self.policy.max_attempts
         lost = False  # an earlier attempt was sent and its answer lost: it may have been carried out
+        unanswered = False  # ... and no answer came for it at all: it may even land later (LogtoError.may_land_later)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             remaining = deadline.remaining()
@@ -308,7 +323,7 @@ class HttpSender:
                     decode_content=False,
                 )
             except ReadTimeoutError:
-                lost = True
+                lost = unanswered = True
                 if last or not safe or not self._pause(self.policy.backoff(attempt, self._rand), deadline, "timeout"):
                     raise NoAnswer("timeout", maybe_applied=True) from None
                 continue
@@ -318,7 +333,7 @@ class HttpSender:
                 if isinstance(exc, ConnectTimeoutError):
                     reason: NoAnswerReason = "unreachable"
                 else:
-                    reason, lost = "connection_lost", True
+                    reason, lost, unanswered = "connection_lost", True, True
                     if not safe:
                         raise NoAnswer(reason, maybe_applied=True) from None
                 if last or not self._pause(self.policy.backoff(attempt, self._rand), deadline, "connection"):
@@ -332,12 +347,20 @@ class HttpSender:
             finally:
                 response.release_conn()
             # urllib3's headers are case-insensitive: "retry-after" and "Retry-After" are the same header.
-            result = LogtoResponse(response.status, response.headers, answer, after_lost_answer=lost, readable=readable)
+            result = LogtoResponse(
+                response.status,
+                response.headers,
+                answer,
+                after_lost_answer=lost,
+                readable=readable,
+                after_unanswered=unanswered,
+            )
             if result.status in RETRYABLE_STATUSES and (safe or result.status == 429) and not last:
                 retry_after = parse_retry_after(result.headers.get("Retry-After"))
                 delay = retry_after if retry_after is not None else self.policy.backoff(attempt, self._rand)
                 if self._pause(delay, deadline, str(result.status)):
                     lost = lost or answer_may_be_lost(result.status)
+                    unanswered = unanswered or result.status in (502, 504)
                     continue
             return result
         raise AssertionError("unreachable")  # pragma: no cover

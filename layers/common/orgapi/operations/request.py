@@ -98,9 +98,9 @@ class Request:
         is held by another request, before waiting for it.
 
         It is released at the end of the body at the latest (`HeldLease.release` sooner), beside what the request does
-        next, always before the answer; but when the body ends with a Logto call whose answer was lost, it is kept
-        until it runs out (found in review: a member add that timed out landed seconds after its lease was released,
-        past another request's count)."""
+        next, always before the answer; but when the body ends with a Logto call that may still land later (no answer
+        came, or a gateway's 502/504), it is kept until it runs out (found in review: a member add that timed out
+        landed seconds after its lease was released, past another request's count)."""
         started = time.time()
         acquire = partial(leases.acquire, organization_id, self.deadline, on_busy)
         lease, counted = (acquire(), None) if count is None else _taken_beside(acquire, count)
@@ -111,7 +111,7 @@ class Request:
             held.count = counted
             yield held
         except (LogtoError, NoAnswer) as failure:
-            if failure.answer_lost:
+            if failure.may_land_later:
                 held.keep()
             raise
         finally:
