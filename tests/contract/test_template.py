@@ -141,7 +141,7 @@ def test_runtime_layer_and_configuration():
 
 def test_least_privilege():
     for name, function in FUNCTIONS.items():
-        policies = json.dumps(function["Properties"].get("Policies", []))
+        policies = json.dumps(_policies(name))
         if name in ("AuthorizerFunction", "HealthFunction"):
             assert policies == "[]", name  # the authorizer never sees the M2M credentials
             continue
@@ -365,10 +365,22 @@ def test_gateway_responses_carry_cors_headers(origins, allow_origin):
             }, kind
 
 
+def _policies(name):
+    """The function's own Policies, and the policy documents of managed policies attached to its role (SAM names
+    it <Function>Role)."""
+    attached = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in RESOURCES.values()
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy"
+        and {"Ref": f"{name}Role"} in resource["Properties"].get("Roles", [])
+    ]
+    return FUNCTIONS[name]["Properties"].get("Policies", []) + attached
+
+
 def _statements(name):
     return [
         statement
-        for policy in FUNCTIONS[name]["Properties"].get("Policies", [])
+        for policy in _policies(name)
         if isinstance(policy, dict) and "Statement" in policy
         for statement in policy["Statement"]
     ]
