@@ -3,11 +3,10 @@ run one at a time per organization (the orphan guard reads, then acts: two such 
 the other holder and both succeed).
 
 A conditional put takes the lease; it ends by itself at `until` (a crashed request cannot lock an organization), and
-DynamoDB's TTL on `expiration` removes the item later. Release deletes it only if it is still ours.
-
-Release marks the item free and says when (`released`), rather than deleting it: a request that read a count beside
-taking the lease (orgapi.operations.request) learns from the item it replaced whether a change may have landed since
-its read began (`Lease.quiet_since`), and reads again only then.
+DynamoDB's TTL on `expiration` removes the item later. Release (only if it is still ours) marks the item free and
+says when (`released`), rather than deleting it: a request that read a count beside taking the lease
+(orgapi.operations.request) learns from the item it replaced whether a change may have landed since its read began
+(`Lease.quiet_since`), and reads again only then. `keep` lets it run out instead, for a change that may still land.
 """
 
 from __future__ import annotations
