@@ -131,41 +131,32 @@ class LeaseStore:
     def keep(self, lease: Lease) -> None:
         """Hold the lease for MAX_HOLD_SECONDS from now and let it run out, rather than release it: a change of ours
         whose answer was lost may still land, and nobody may count or guard the organization without it meanwhile."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         until = self._clock() + MAX_HOLD_SECONDS
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key=_key(lease.organization_id),
-                UpdateExpression="SET #until = :until, expiration = :expiration",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner", "#until": "until"},
-                ExpressionAttributeValues={
-                    ":owner": {"S": lease.owner},
-                    ":until": {"N": f"{until:.3f}"},
-                    ":expiration": {"N": str(int(until) + 60)},
-                },
-            )
-        except (ClientError, BotoCoreError):
-            # It still runs out by itself at the `until` it was taken with (the request's deadline).
+        values = {":until": {"N": f"{until:.3f}"}, ":expiration": {"N": str(int(until) + 60)}}
+        if self._update_if_ours(lease, "SET #until = :until, expiration = :expiration", values):
+            logger.info("organization_lease_kept", extra={"seconds": MAX_HOLD_SECONDS})
+        else:  # it still runs out by itself at the `until` it was taken with (the request's deadline)
             logger.warning("organization_lease_not_kept")
-        logger.info("organization_lease_kept", extra={"seconds": MAX_HOLD_SECONDS})
 
     def release(self, lease: Lease) -> None:
         """Free the lease if it is still ours, saying when (the next holder's `quiet_since`)."""
+        values = {":zero": {"N": "0"}, ":now": {"N": f"{self._clock():.3f}"}}
+        if not self._update_if_ours(lease, "SET #until = :zero, released = :now REMOVE #owner", values):
+            # Not ours any more (it ran out) or DynamoDB failed: either way it ends by itself at `until`.
+            logger.warning("organization_lease_release_failed")
+
+    def _update_if_ours(self, lease: Lease, update: str, values: dict[str, Any]) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        now = f"{self._clock():.3f}"
         try:
             self._client.update_item(
                 TableName=self._table_name,
                 Key=_key(lease.organization_id),
-                UpdateExpression="SET #until = :zero, released = :now REMOVE #owner",
+                UpdateExpression=update,
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner", "#until": "until"},
-                ExpressionAttributeValues={":owner": {"S": lease.owner}, ":zero": {"N": "0"}, ":now": {"N": now}},
+                ExpressionAttributeValues={":owner": {"S": lease.owner}, **values},
             )
         except (ClientError, BotoCoreError):
-            # Not ours any more (it ran out) or DynamoDB failed: either way it ends by itself at `until`.
-            logger.warning("organization_lease_release_failed")
+            return False
+        return True
