@@ -4,13 +4,12 @@ them."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.e2e.conftest import start_stack
+from tests.support.concurrency import at_once
 
 CONCURRENT = 20
 LIMITS = {
@@ -27,17 +26,6 @@ def limited(tmp_path_factory):
     yield from start_stack(tmp_path_factory, LIMITS)
 
 
-def at_once(fn):
-    barrier = threading.Barrier(CONCURRENT)
-
-    def run(i):
-        barrier.wait()
-        return fn(i)
-
-    with ThreadPoolExecutor(CONCURRENT) as pool:
-        return list(pool.map(run, range(CONCURRENT)))
-
-
 def new_org(stack, owner):
     response = stack.call("POST", "/organizations", stack.token("global_api", owner), json={"name": "Lim"})
     assert response.status_code == 201, response.text
@@ -47,7 +35,7 @@ def new_org(stack, owner):
 def test_organizations_per_user_twenty_at_once_with_one_place_left(limited):
     new_org(limited, "carol")
     carol = limited.token("global_api", "carol")
-    answers = at_once(lambda i: limited.call("POST", "/organizations", carol, json={"name": f"Race {i}"}))
+    answers = at_once(CONCURRENT, lambda i: limited.call("POST", "/organizations", carol, json={"name": f"Race {i}"}))
     statuses = [a.status_code for a in answers]
     assert statuses.count(201) == 1 and statuses.count(429) == CONCURRENT - 1, statuses
     refused = next(a for a in answers if a.status_code == 429)
@@ -63,9 +51,10 @@ def test_pending_invitations_twenty_at_once_with_one_place_left(limited):
     first = limited.call("POST", f"/organizations/{org}/invitations", token, json={"invitee": "p0@example.com"})
     assert first.status_code == 201
     answers = at_once(
+        CONCURRENT,
         lambda i: limited.call(
             "POST", f"/organizations/{org}/invitations", token, json={"invitee": f"p{uuid.uuid4().hex[:8]}@example.com"}
-        )
+        ),
     )
     statuses = [a.status_code for a in answers]
     assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
@@ -86,7 +75,7 @@ def test_invitation_emails_per_invitee_twenty_resends_at_once(limited):
     created = limited.call("POST", f"/organizations/{org}/invitations", token, json={"invitee": invitee})
     assert created.status_code == 201 and created.json()["email"] == {"sent": True}
     path = f"/organizations/{org}/invitations/{created.json()['id']}/message"
-    statuses = [a.status_code for a in at_once(lambda i: limited.call("POST", path, token))]
+    statuses = [a.status_code for a in at_once(CONCURRENT, lambda i: limited.call("POST", path, token))]
     assert statuses.count(204) == 1 and statuses.count(429) == CONCURRENT - 1, statuses
     assert [m["to"] for m in limited.outbox()].count(invitee) == 2
 

@@ -16,6 +16,7 @@ import requests
 from orgapi.base.config import LIMITS, load_settings
 from orgapi.base.errors import ConfigError
 from tests.standin.test_faults import served_token
+from tests.support.concurrency import at_once
 from tests.unit.test_invitations import outbox, user_context
 from tests.unit.test_operations import DEMO, JSON_ONLY, call, org_context
 
@@ -92,17 +93,6 @@ def create(handlers, name="Limited Co", sub="carol", key=None):
     headers = {**JSON_ONLY, **({"Idempotency-Key": key} if key else {})}
     context = {**org_context(org="", scopes="org:create", sub=sub, kind="global_api"), "organizationId": ""}
     return call(handlers, "create_organization", body={"name": name}, headers=headers, authorizer=context)
-
-
-def at_once(count, fn):
-    barrier = threading.Barrier(count)
-
-    def run(i):
-        barrier.wait()
-        return fn(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def assert_limit_reached(status, body, limit):
