@@ -29,11 +29,12 @@ def together(*reads: Callable[[], Any]) -> list[Any]:
 
 
 class ReadsAhead:
-    """What a request will need whatever its permission check decides (a read, the organization's lease, a rate
-    limit's places), started before that check so it travels beside the check's reads. Each is taken at most once: a
-    later read of the same thing (after a lost answer) is fresh. What is started but never taken (the request ended
-    first) is undone by `settle`: a lease released, places given back. `later` runs what may overlap the rest of the
-    request (releasing a lease beside the audit write); `settle` waits for it, so nothing runs past the answer."""
+    """What a request starts before it needs it, so it travels beside other calls: a read (the invitation a route names,
+    beside the permission check's reads) or a take that must be undone if unused (an e-mail's rate-limit places,
+    beside the organization's lease). Each is taken at most once: a later `take` of the same key (after a lost answer)
+    starts afresh. What is started and never taken is undone (`undo`, or `settle` when the request ends: places given
+    back). `later` runs what may overlap the rest of the request (releasing a lease beside the audit write); `settle`
+    waits for all of it, so nothing runs past the answer."""
 
     def __init__(self) -> None:
         self._pending: dict[str, tuple[Future[Any], Callable[[Any], None] | None]] = {}
@@ -50,19 +51,16 @@ class ReadsAhead:
         """Undo what was started under `key` and not taken yet, as soon as it is done, without waiting for it here (a
         later `take` of the key starts afresh). Safe from a pool's thread: the undo queues behind what it undoes."""
         future, undo = self._pending.pop(key, (None, None))
-        if future is not None and undo is not None:
-            self._later.append(AHEAD_POOL.submit(_undone, future, undo))
+        if future is not None:
+            self._later.append(AHEAD_POOL.submit(_undone, future, undo) if undo is not None else future)
 
     def later(self, task: Callable[[], Any]) -> None:
         self._later.append(POOL.submit(task))
 
     def settle(self) -> None:
         """Undo what nobody took, and wait for it and for every `later` task."""
-        for future, undo in self._pending.values():
-            wait([future])
-            if undo is not None and future.exception() is None:
-                self._later.append(POOL.submit(undo, future.result()))
-        self._pending.clear()
+        for key in list(self._pending):
+            self.undo(key)
         wait(self._later)
         self._later = []
 
