@@ -21,7 +21,7 @@ from orgapi.gateway.cors import with_cors
 from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import PLAIN_ID
 from orgapi.logto.upstream import api_error
-from orgapi.operations.request import STARTED_AHEAD, Operation, Request
+from orgapi.operations.request import Operation, Request
 from orgapi.operations.services import Services, services
 from orgapi.outcomes import audit
 from orgapi.tokens.identity import Caller
@@ -106,9 +106,8 @@ def _serve(
     served.append(request)
     request.validate_input()
     try:
-        start = STARTED_AHEAD.get(operation)
-        if start is not None:  # what the operation needs whatever the check decides goes beside the check's reads
-            start(request, shared)
+        if "invitationId" in path:  # every route naming an invitation reads it, and that read needs no permission
+            request.start_invitation_read(shared.logto)
         # Permissions as Logto grants them now (live), not only as the token said when it was issued.
         request.access = shared.access.resolve(route, caller, required_permission(route, overrides), request.deadline)
         result = operation(request, shared)

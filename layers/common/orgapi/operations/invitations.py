@@ -15,7 +15,7 @@ from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.upstream import api_error
 from orgapi.operations import limits
 from orgapi.operations.members import fresh_catalog
-from orgapi.operations.request import Request, Result, invitation_ahead, starts_ahead
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 from orgapi.outcomes import changes
 
@@ -115,13 +115,10 @@ def _email_once(services: Services, template: str, invitation_id: Any, deadline:
 
 
 def _this_organizations_invitation(request: Request, services: Services) -> dict[str, Any]:
-    organization_id, invitation_id = request.path["organizationId"], request.path["invitationId"]
+    organization_id = request.path["organizationId"]
     not_found = NotFound("No such invitation in this organization", code="invitation_not_found")
     try:
-        # (read beside the live permission check the first time: invitation_ahead; any later read is fresh)
-        invitation = request.ahead.take(
-            "invitation", lambda: services.logto.get_invitation(invitation_id, request.deadline)
-        )
+        invitation = request.invitation(services.logto)
     except LogtoError as error:
         if error.status != 404:
             raise
@@ -131,7 +128,6 @@ def _this_organizations_invitation(request: Request, services: Services) -> dict
     return invitation
 
 
-@starts_ahead(invitation_ahead)
 def revoke_invitation(request: Request, services: Services) -> Result:
     result = _revoke(request, services)  # every way it answers 204 is a revocation that happened
     request.changed(
@@ -174,7 +170,6 @@ def _not_pending() -> Conflict:
     return Conflict("The invitation is no longer pending", code="invitation_not_pending")
 
 
-@starts_ahead(invitation_ahead)
 def send_invitation_message(request: Request, services: Services) -> Result:
     """E-mail a pending invitation of this organization again (Logto itself would send one for any invitation)."""
     template = services.settings.invitation_link

@@ -19,7 +19,7 @@ from orgapi.logto.http import LogtoError, NoAnswer
 from orgapi.logto.management import StatusChangeRefused
 from orgapi.operations import limits
 from orgapi.operations.invitations import ensure_pending, now_ms
-from orgapi.operations.request import Request, Result, invitation_ahead, starts_ahead
+from orgapi.operations.request import Request, Result
 from orgapi.operations.services import Services
 
 
@@ -91,10 +91,7 @@ def list_own_invitations(request: Request, services: Services) -> Result:
 def _own_pending_invitation(request: Request, services: Services) -> dict[str, Any]:
     email = _primary_email(request, services)
     try:
-        # (started by invitation_ahead before the user's read above, so the two travel side by side)
-        invitation = request.ahead.take(
-            "invitation", lambda: services.logto.get_invitation(request.path["invitationId"], request.deadline)
-        )
+        invitation = request.invitation(services.logto)  # (started before the user's read above: side by side)
     except LogtoError as error:
         if not _missing(error):
             raise
@@ -131,7 +128,6 @@ def _settled(request: Request, services: Services, status: str, error: LogtoErro
     raise _not_found()
 
 
-@starts_ahead(invitation_ahead)
 def accept_invitation(request: Request, services: Services) -> Result:
     pending = _own_pending_invitation(request, services)
     invitation_id, user_id = request.path["invitationId"], request.caller.subject
@@ -166,7 +162,6 @@ def accept_invitation(request: Request, services: Services) -> Result:
     return Result(200, views.invitation(invitation))
 
 
-@starts_ahead(invitation_ahead)
 def decline_invitation(request: Request, services: Services) -> Result:
     invitation = _own_pending_invitation(request, services)
     try:

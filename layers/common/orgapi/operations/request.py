@@ -4,10 +4,10 @@ is turned into a Request by orgapi.gateway.handler, above this package).
 A Request carries the route, the verified caller, plain path ids, the query, headers, the raw body (parsed and
 validated on first use against the route's models) and the deadline; `access` is the caller's live Access.
 
-An operation marked `@starts_ahead(start)` has `start` run before the live permission check: a read it needs whatever
-that check decides (the invitation it names) then travels beside the check's reads instead of after them (issue 22).
-Only reads start there: the organization's lease and a rate limit's places, which other requests wait for or count,
-are taken after the check (found in review: a caller refused by the check must never hold them up for others).
+The invitation a route names is read before the live permission check (`start_invitation_read`, by the handler), so
+it travels beside the check's reads (issue 22). Only reads start there: the organization's lease and a rate limit's
+places, which other requests wait for or count, are taken after the check (found in review: a caller refused by the
+check must never hold them up for others).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from orgapi.base.jsonbody import parse_object
 from orgapi.base.side_by_side import ReadsAhead, together
 from orgapi.contract.routes import Route
 from orgapi.logto.http import LogtoError, NoAnswer
+from orgapi.logto.management import ManagementApi
 from orgapi.operations.services import Services
 from orgapi.rules.access import Access
 from orgapi.rules.lease import Lease, LeaseStore
@@ -76,6 +77,15 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def start_invitation_read(self, logto: ManagementApi) -> None:
+        """Read the invitation the path names now, whatever the permission check decides (it needs no permission)."""
+        self.ahead.start("invitation", partial(logto.get_invitation, self.path["invitationId"], self.deadline))
+
+    def invitation(self, logto: ManagementApi) -> Any:
+        """The invitation the path names: the read started before the permission check the first time, a fresh read
+        after that (a second look after a lost answer)."""
+        return self.ahead.take("invitation", partial(logto.get_invitation, self.path["invitationId"], self.deadline))
 
     def changed(self, action: str, organization_id: str, **targets: Any) -> None:
         """Note a change that happened in Logto (the outcome rules decided so): the handler writes its audit entry
@@ -170,24 +180,6 @@ class Result:
 
 
 Operation = Callable[[Request, Services], Result]
-Ahead = Callable[[Request, Services], None]
-STARTED_AHEAD: dict[Operation, Ahead] = {}
-
-
-def starts_ahead(start: Ahead) -> Callable[[Operation], Operation]:
-    """Mark an operation with what its handler starts before the live permission check (see the module docstring)."""
-
-    def mark(operation: Operation) -> Operation:
-        STARTED_AHEAD[operation] = start
-        return operation
-
-    return mark
-
-
-def invitation_ahead(request: Request, services: Services) -> None:
-    """The invitation a route names: read whatever the permission check decides (it needs no permission to start)."""
-    invitation_id = request.path["invitationId"]
-    request.ahead.start("invitation", lambda: services.logto.get_invitation(invitation_id, request.deadline))
 
 
 def _validated(model: type[Model], data: Any) -> Model:
