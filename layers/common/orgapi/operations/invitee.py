@@ -140,11 +140,7 @@ def accept_invitation(request: Request, services: Services) -> Result:
             code="already_member",
         )
     # Accepting adds a member: a place among MAX_MEMBERS_PER_ORG, counted in Logto under the organization's lease.
-    count = limits.member_count(services, organization_id, request.deadline) if organization_id else None
-    with request.lease(services.leases(), organization_id, count) if count else nullcontext(None) as held:
-        limits.ensure_member_places(
-            services, organization_id, [user_id], held.count if held else None, request.deadline
-        )
+    with limits.member_places(request, services, organization_id, [user_id]) if organization_id else nullcontext():
         try:
             invitation = services.logto.accept_invitation(invitation_id, user_id, request.deadline)
         except StatusChangeRefused:

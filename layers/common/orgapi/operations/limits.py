@@ -24,7 +24,7 @@ import hashlib
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -71,29 +71,27 @@ def _unavailable() -> ServiceUnavailable:
 
 
 # -- count limits (Logto, under the organization's lease) --------------------------------------------------------------
-def member_count(services: Services, organization_id: str, deadline: Deadline) -> Callable[[], int] | None:
-    """How to count the organization's members for MAX_MEMBERS_PER_ORG (read beside taking the organization's lease:
-    Request.lease), or None when there is no member limit."""
-    if not services.settings.max_members_per_org:
-        return None
-    return partial(_member_count, services, organization_id, deadline)
-
-
-def ensure_member_places(
-    services: Services, organization_id: str, user_ids: list[str], count: int | None, deadline: Deadline
-) -> None:
-    """409 `limit_reached` unless the organization keeps at most MAX_MEMBERS_PER_ORG members once `user_ids` are
-    added. `count`: the members now, counted under the organization's lease (None: no limit)."""
+@contextmanager
+def member_places(
+    request: Request, services: Services, organization_id: str, user_ids: list[str], *, leased: bool = False
+) -> Iterator[None]:
+    """Run the `with` body (which adds `user_ids`) only if the organization keeps at most MAX_MEMBERS_PER_ORG members
+    afterwards (409 `limit_reached` otherwise), under the organization's lease with the count read beside taking it
+    (Request.lease). `leased`: the caller needs the lease for the body anyway (granting roles), limit or not."""
     limit = services.settings.max_members_per_org
-    if not limit or count is None:
+    if not limit and not leased:
+        yield
         return
-    if count + len(set(user_ids)) > limit:
-        # At the edge only: users who are members already take no new place (Logto adds them "on conflict do
-        # nothing"), so find out who they are before refusing.
-        existing = changes.members_among(services.logto, organization_id, user_ids, deadline)
-        if count + len(set(user_ids) - existing) > limit:
-            _refused("members_per_org", limit)
-            raise LimitReached(f"This organization has reached its limit of {limit} members", limit)
+    count = partial(_member_count, services, organization_id, request.deadline) if limit else None
+    with request.lease(services.leases(), organization_id, count) as held:
+        if held.count is not None and held.count + len(set(user_ids)) > limit:
+            # At the edge only: users who are members already take no new place (Logto adds them "on conflict do
+            # nothing"), so find out who they are before refusing.
+            existing = changes.members_among(services.logto, organization_id, user_ids, request.deadline)
+            if held.count + len(set(user_ids) - existing) > limit:
+                _refused("members_per_org", limit)
+                raise LimitReached(f"This organization has reached its limit of {limit} members", limit)
+        yield
 
 
 def _member_count(services: Services, organization_id: str, deadline: Deadline) -> int:

@@ -4,8 +4,6 @@ member holding CREATOR_ROLE (orphan guard)."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from orgapi.base.errors import NotFound
 from orgapi.base.observability import logger
 from orgapi.contract import views
@@ -55,14 +53,9 @@ def add_members(request: Request, services: Services) -> Result:
             request.access.require(_role_assign(services))
 
     # All or nothing: members whose role grant fails are removed again (orgapi.outcomes.changes.add_members). Under
-    # the organization's lease when roles are granted (a rank check beside it sees the grant or not at all) or the
-    # member limit is counted.
-    count = limits.member_count(services, organization_id, request.deadline)
-    leased = bool(roles) or count is not None
-    with request.lease(services.leases(), organization_id, count) if leased else nullcontext(None) as held:
-        limits.ensure_member_places(
-            services, organization_id, body.userIds, held.count if held else None, request.deadline
-        )
+    # the organization's lease when roles are granted (a rank check beside it sees the grant or not at all), as it is
+    # when the member limit is counted.
+    with limits.member_places(request, services, organization_id, body.userIds, leased=bool(roles)):
         changes.add_members(
             services.logto,
             organization_id,
