@@ -105,7 +105,6 @@ def test_limits_add_at_most_one_sequential_round_trip(handlers, logto, recorder,
     # busy organization, one more count read, is test_limits.py's.
     monkeypatch.setattr(request, "CLOCK_MARGIN_SECONDS", 0.0)
     setup = Setup(logto, tmp_path / "logto.sqlite")
-    recorder.delay = 0.05
     off = _total_rounds(monkeypatch, logto, recorder, setup, scenario, "0")
     on = _total_rounds(monkeypatch, logto, recorder, setup, scenario, None)
     assert on <= off + 1, (off, on)
