@@ -32,6 +32,9 @@ HEAVY = (
     "botocore.client",
     "jose.backends.ecdsa_backend",  # the pure-python fallback: never, with cryptography present
     "jose.backends.rsa_backend",
+    "jmespath",  # Powertools' Logger's correlation_id_path, never passed (orgapi.base.observability spares it)
+    "typing_extensions",  # (only jmespath_utils brought it into the authorizer)
+    "importlib.metadata",
 )
 
 
@@ -115,8 +118,59 @@ def test_a_module_already_loaded_is_used_as_it_is(already):
 # An operation talks to Logto with urllib3 alone (orgapi/logto/http.py): requests' extras cost ~20 ms of every
 # function's cold start and nothing here uses them (cookies, redirects, proxies from the environment, charset guessing).
 OPERATION_NEVER = ("requests", "charset_normalizer", "http.cookiejar", "idna", "certifi", "boto3")
+# What urllib3 and Powertools import for features we never use (orgapi.base.spared_imports): urllib3's HTTP/2 opt-in
+# reads importlib.metadata (which brings zipfile, pathlib's glob, email's parser...), Powertools' correlation ids jmespath.
+SPARED = ("importlib.metadata", "zipfile", "jmespath", "aws_lambda_powertools.utilities.jmespath_utils")
 
 
 @pytest.mark.parametrize("function", ["get_organization", "add_members", "create_invitation"])
 def test_an_operation_imports_neither_requests_nor_boto3(function):
     assert fresh_interpreter("import app\n" + loaded(OPERATION_NEVER), function) == []
+
+
+@pytest.mark.parametrize("function", ["authorizer", "get_organization", "remove_member"])
+def test_what_libraries_import_for_unused_features_stays_out(function):
+    assert fresh_interpreter("import app\n" + loaded(SPARED), function) == []
+
+
+def test_what_urllib3_and_powertools_were_spared_still_works_when_asked_for():
+    """urllib3's HTTP/2 opt-in reads a package version through the placeholder's forwarder; Powertools' Logger queries
+    a correlation id with the real jmespath utilities; later imports get the real modules."""
+    code = """
+import app, json, sys
+import urllib3.http2, importlib.metadata
+from aws_lambda_powertools.logging import logger as logger_module
+from orgapi.base.observability import logger
+version = urllib3.http2.version("urllib3")
+@logger.inject_lambda_context(correlation_id_path="headers.id")
+def handler(event, context):
+    return logger.get_correlation_id()
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "f", 128, "r"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:f"
+print(json.dumps([version == urllib3.__version__, type(importlib.metadata).__name__, handler({"headers": {"id": "c-1"}},
+      Context()), type(logger_module.jmespath_utils).__name__, "jmespath" in sys.modules]))
+"""
+    assert fresh_interpreter(code, "get_organization") == [True, "module", "c-1", "_Placeholder", True]
+
+
+@pytest.mark.parametrize("spared", ["importlib.metadata", "jmespath"])
+def test_a_spared_module_already_loaded_is_used_as_it_is(spared):
+    code = f"import {spared} as real, sys\nimport app\nimport json\n"
+    code += f"print(json.dumps([sys.modules['{spared}'] is real]))"
+    assert fresh_interpreter(code, "get_organization") == [True]
+
+
+def test_every_dataclass_of_the_layer_has_a_docstring():
+    """A dataclass without one gets `__doc__` from `inspect.signature` when the class is made: ~0.4 ms of a cold start
+    each (20 of them in an operation's import)."""
+    import ast
+
+    missing = []
+    for path in sorted((ROOT / "layers" / "common" / "orgapi").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            decorators = [ast.unparse(d) for d in getattr(node, "decorator_list", [])]
+            is_dataclass = isinstance(node, ast.ClassDef) and any(d.startswith("dataclass") for d in decorators)
+            if is_dataclass and not ast.get_docstring(node):  # type: ignore[arg-type]
+                missing.append(f"{path.relative_to(ROOT)}:{node.name}")
+    assert missing == []

@@ -42,6 +42,8 @@ MAX_LIMIT = 5000
 
 @dataclass(frozen=True)
 class Settings:
+    """The function's configuration, read from its environment and checked once per container."""
+
     logto_endpoint: str
     issuer: str
     management_api_resource: str

@@ -24,6 +24,8 @@ EXPOSE_HEADERS = "Total-Number, Retry-After, Next-Cursor"
 
 @dataclass(frozen=True)
 class CorsPolicy:
+    """Which browser origins may call the API."""
+
     origins: frozenset[str] = frozenset()
     any_origin: bool = False
 

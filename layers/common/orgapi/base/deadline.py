@@ -11,6 +11,8 @@ SAFETY_MARGIN_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class Deadline:
+    """When this invocation must have answered (Lambda's remaining time less a margin)."""
+
     at: float  # time.monotonic() value
 
     @classmethod

@@ -6,7 +6,11 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from orgapi.base.spared_imports import sparing
+
+# Powertools' Logger imports its JMESPath utilities for `correlation_id_path`, which we never pass (see spared_imports).
+with sparing({"aws_lambda_powertools.utilities.jmespath_utils": ()}):
+    from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 

@@ -17,6 +17,8 @@ ORGANIZATION_KINDS = frozenset({TokenKind.ORGANIZATION, TokenKind.ORGANIZATION_A
 
 @dataclass(frozen=True)
 class Route:
+    """One route of the contract: its operation, method and path, and the permission and token kinds it takes."""
+
     name: str  # operation name = functions/<name>/
     method: str
     path: str  # API Gateway path template

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-import urllib3
+from orgapi.base.spared_imports import sparing
+
+# urllib3 imports importlib.metadata for its HTTP/2 opt-in, which we never make (see spared_imports).
+with sparing({"importlib.metadata": ("version",)}):
+    import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
 
 from orgapi.base.deadline import Deadline
@@ -108,6 +112,8 @@ class LogtoError(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often, and how far apart, a request to Logto is tried again."""
+
     max_attempts: int = 3
     base_delay: float = 0.1
     max_delay: float = 2.0
@@ -119,6 +125,8 @@ class RetryPolicy:
 
 @dataclass
 class LogtoResponse:
+    """An answer from Logto: status, headers and the decoded JSON body."""
+
     status: int
     headers: Mapping[str, str]
     body: Any

@@ -10,6 +10,8 @@ from orgapi.base.observability import logger
 
 @dataclass(frozen=True)
 class M2MCredentials:
+    """The M2M application's id and secret, from Secrets Manager."""
+
     app_id: str
     app_secret: str = field(repr=False)  # never in a repr, a log line or an error
 

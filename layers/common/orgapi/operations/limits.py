@@ -126,6 +126,8 @@ def pending_invitation_count(invitations: list[Any], now_ms: int) -> int:
 # -- rate limits (DynamoDB) -------------------------------------------------------------------------------------------
 @dataclass
 class Place:
+    """One place taken in a rate window (an item in the state table), given back by its token."""
+
     item_id: str
     token: str
 

@@ -39,6 +39,8 @@ Model = TypeVar("Model", bound="BaseModel")
 
 @dataclass
 class Request:
+    """One API request as an operation sees it: route, caller, path, body, and what it changed."""
+
     route: Route
     caller: Caller
     path: dict[str, str]
@@ -135,6 +137,8 @@ CLOCK_MARGIN_SECONDS = 0.1
 
 @dataclass
 class HeldLease:
+    """An organization's lease held by this request, with the limit's count read beside it."""
+
     lease: Lease
     ahead: ReadsAhead
     count: int | None = None
@@ -174,6 +178,8 @@ def _taken_beside(acquire: Callable[[], Lease], count: Callable[[], int]) -> tup
 
 @dataclass
 class Result:
+    """What an operation answers: status, body and headers."""
+
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)

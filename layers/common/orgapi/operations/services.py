@@ -27,6 +27,8 @@ from orgapi.rules.role_directory import RoleDirectory
 
 @dataclass(frozen=True)
 class Services:
+    """The objects one execution environment shares across its requests."""
+
     settings: Settings
     logto: ManagementApi
     roles: RoleDirectory

@@ -77,6 +77,8 @@ def _time(now: float) -> str:
 
 @dataclass
 class Page:
+    """One page of an organization's audit trail and the cursor to the next."""
+
     entries: list[dict[str, Any]]
     cursor: str | None
 

@@ -35,6 +35,8 @@ MAX_BACKOFF_SECONDS = 600
 
 @dataclass
 class Cleanup:
+    """A compensation that could not finish in its request, recorded to be run again."""
+
     id: str
     kind: str
     data: dict[str, Any]
@@ -60,6 +62,8 @@ class CleanupStoreUnavailable(ServiceUnavailable):
 
 @dataclass
 class RunResult:
+    """What one clean-up run did."""
+
     done: int = 0
     failed: int = 0
     pending: int = 0

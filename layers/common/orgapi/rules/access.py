@@ -43,6 +43,8 @@ class LiveMode(StrEnum):
 
 @dataclass(frozen=True)
 class Access:
+    """What a caller may do in one organization now: the token's scopes, narrowed to today's grants when live."""
+
     caller: Caller
     organization_id: str | None
     permissions: frozenset[str]  # effective: the token's scopes, intersected with today's grants when live

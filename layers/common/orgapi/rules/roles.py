@@ -19,6 +19,8 @@ def _names(items: Any) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class OrganizationRole:
+    """An organization role as Logto defines it, with the API permissions it grants."""
+
     id: str
     name: str
     description: str | None
@@ -66,6 +68,8 @@ class OrganizationRole:
 
 @dataclass(frozen=True)
 class RoleCatalog:
+    """The tenant's organization roles as last read from Logto (RoleDirectory keeps it for a short while)."""
+
     roles: tuple[OrganizationRole, ...]
 
     @property

@@ -28,6 +28,8 @@ def authorizer_context(token: VerifiedToken) -> dict[str, str | int]:
 
 @dataclass(frozen=True)
 class Caller:
+    """Who calls, as the authorizer verified it: subject, client, token kind, organization, scopes and expiry."""
+
     subject: str
     client_id: str
     kind: TokenKind

@@ -32,6 +32,8 @@ class JwksUnavailable(Exception):
 
 @dataclass(frozen=True)
 class VerificationKey:
+    """A public key from Logto's JWKS, with its id and algorithm."""
+
     kid: str
     algorithm: str
     key: Key

@@ -42,6 +42,8 @@ class TokenRejected(Exception):
 
 @dataclass(frozen=True)
 class VerifiedToken:
+    """A Logto access token whose signature, issuer, audience and lifetime were checked."""
+
     kind: TokenKind
     subject: str
     client_id: str
