@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.contract.routes import TokenKind
 from orgapi.tokens.identity import Caller
 from tests.unit.conftest import Context
@@ -201,7 +202,7 @@ def test_events_that_could_not_be_published_go_out_with_the_clean_up_once_per_id
     trail = services().audit
     real_events = trail.events
     down = FailingEvents()
-    monkeypatch.setattr(trail, "_events", down)
+    monkeypatch.setattr(trail, "_clients", AwsClients(dynamodb=trail.dynamodb, events=down))
     admin = org_context(scopes=ADMIN)
     for name in ("One", "Two"):
         assert call(handlers, "update_organization", body={"name": name}, authorizer=admin)[0] == 200
@@ -209,7 +210,7 @@ def test_events_that_could_not_be_published_go_out_with_the_clean_up_once_per_id
     assert len(stored(aws)) == 2
     assert run_cleanups(handlers)["eventsUnpublished"] == 2  # still down: kept, counted for the alarm
 
-    monkeypatch.setattr(trail, "_events", real_events)
+    monkeypatch.setattr(trail, "_clients", AwsClients(dynamodb=trail.dynamodb, events=real_events))
     result = run_cleanups(handlers)
     assert (result["eventsPublished"], result["eventsUnpublished"]) == (2, 0)
     events = consumed(aws)
@@ -372,7 +373,8 @@ def test_an_entry_that_cannot_be_stored_still_goes_out_as_an_event(handlers, aws
     from orgapi.operations.services import services
 
     handlers("update_organization")
-    monkeypatch.setattr(services().audit, "_dynamodb", FailingTable())
+    trail = services().audit
+    monkeypatch.setattr(trail, "_clients", AwsClients(dynamodb=FailingTable(), events=trail.events))
     assert call(handlers, "update_organization", body={"name": "Y"}, authorizer=org_context(scopes=ADMIN))[0] == 200
     (event,) = consumed(aws)
     assert event["detail"]["action"] == "organization.updated" and "_unstored" not in event["detail"]
@@ -391,3 +393,39 @@ def test_audit_read_is_renamed_by_permission_overrides_like_every_default():
     for scopes, decision in (({"read:audit"}, "allow"), ({"audit:read"}, "implicit_deny")):
         document = build_policy(arn, verified(TokenKind.ORGANIZATION, scopes), overrides)["policyDocument"]
         assert evaluate(document, arn) == decision, scopes
+
+
+def test_the_lease_limits_clean_ups_and_audit_trail_share_one_dynamodb_client(handlers, aws, monkeypatch):
+    """Each boto3 client costs ≈ 10 ms to make (more for the first): a write function made up to four DynamoDB clients
+    on its first request (orgapi.base.aws_clients). Made side by side, as reads ahead do, it is still one."""
+    import threading
+
+    import boto3
+
+    from orgapi.operations.services import services
+
+    made = []
+    real_client = boto3.client
+
+    def counting(service, *args, **kwargs):
+        made.append(service)
+        return real_client(service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting)
+    handlers("add_members")
+    shared = services()
+    stores = [
+        lambda: shared.leases()._client,
+        lambda: shared.rate_windows._client,  # type: ignore[union-attr]
+        lambda: shared.cleanups.client,  # type: ignore[union-attr]
+        lambda: shared.audit.dynamodb,  # type: ignore[union-attr]
+    ]
+    seen: list = []
+    threads = [threading.Thread(target=lambda get=get: seen.append(get())) for get in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == ["dynamodb"] and len({id(client) for client in seen}) == 1
+    assert call(handlers, "add_members", body={"userIds": ["carol"]}, authorizer=org_context(scopes=ADMIN))[0] == 201
+    assert made == ["dynamodb", "events"]

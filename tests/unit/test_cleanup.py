@@ -6,6 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.base.deadline import Deadline
 from orgapi.outcomes.cleanup import CleanupBusy, CleanupStore, run_pending
 
@@ -31,7 +32,7 @@ def store(monkeypatch):
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         )
         clock = Clock()
-        yield CleanupStore("cleanups", clock=clock, client=client), clock
+        yield CleanupStore("cleanups", clock=clock, clients=AwsClients(dynamodb=client)), clock
 
 
 def test_an_item_is_held_while_its_request_may_run_then_run_once(store):

@@ -118,6 +118,9 @@ def test_a_module_already_loaded_is_used_as_it_is(already):
 # An operation talks to Logto with urllib3 alone (orgapi/logto/http.py): requests' extras cost ~20 ms of every
 # function's cold start and nothing here uses them (cookies, redirects, proxies from the environment, charset guessing).
 OPERATION_NEVER = ("requests", "charset_normalizer", "http.cookiejar", "idna", "certifi", "boto3")
+# pydantic (and pydantic-core under it) loads only where a request body or query is parsed, when it first is: Logto's
+# answers are checked without it (orgapi.logto.shapes).
+PARSING_ONLY = ("pydantic", "pydantic_core")
 # What urllib3 and Powertools import for features we never use (orgapi.base.spared_imports): urllib3's HTTP/2 opt-in
 # reads importlib.metadata (which brings zipfile, pathlib's glob, email's parser...), Powertools' correlation ids jmespath.
 SPARED = ("importlib.metadata", "zipfile", "jmespath", "aws_lambda_powertools.utilities.jmespath_utils")
@@ -126,6 +129,11 @@ SPARED = ("importlib.metadata", "zipfile", "jmespath", "aws_lambda_powertools.ut
 @pytest.mark.parametrize("function", ["get_organization", "add_members", "create_invitation"])
 def test_an_operation_imports_neither_requests_nor_boto3(function):
     assert fresh_interpreter("import app\n" + loaded(OPERATION_NEVER), function) == []
+
+
+@pytest.mark.parametrize("function", ["get_organization", "remove_member", "add_members"])
+def test_an_operation_loads_pydantic_only_to_parse_a_request(function):
+    assert fresh_interpreter("import app\n" + loaded(PARSING_ONLY), function) == []
 
 
 @pytest.mark.parametrize("function", ["authorizer", "get_organization", "remove_member"])

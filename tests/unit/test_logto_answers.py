@@ -23,6 +23,7 @@ import pytest
 from orgapi.base.config import load_settings
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import UpstreamError
+from orgapi.logto import shapes
 from orgapi.logto.http import MAX_RESPONSE_BYTES, HttpSender, NoAnswer
 from orgapi.logto.m2m import M2MTokenProvider
 from orgapi.logto.management import ManagementApi
@@ -458,3 +459,40 @@ def test_jwks_asks_for_identity_and_refuses_a_compressed_key_set(serve):
     assert server.seen[0]["accept-encoding"] == "identity"
     plain = serve(lambda headers: http_response(keys))
     assert fetch_jwks_document(plain.url, 5) == json.loads(keys)
+
+
+@pytest.mark.parametrize(
+    ("shape", "body", "conforms"),
+    [
+        (shapes.Organization, {"id": "o1"}, True),  # name may be absent (only the id is needed to act on it)
+        (shapes.Organization, {"id": "o1", "name": None, "extra": [1]}, True),  # Logto's other fields pass
+        (shapes.Organization, {"id": "o1", "name": 5}, False),  # present, of the wrong type
+        (shapes.Organization, {"id": None}, False),
+        (shapes.Organization, {"id": b"o1"}, False),
+        (shapes.ResourceScope, {"id": "s", "name": "n", "resource": {"id": "r"}}, True),  # inherited fields too
+        (shapes.ResourceScope, {"id": "s", "name": "n", "resource": {"indicator": "https://api"}}, False),
+        (shapes.ResourceScope, {"id": "s", "resource": {"id": "r"}}, False),
+        (
+            shapes.OrganizationRole,
+            {"id": "r", "name": "n", "scopes": [{"id": "s", "name": "x"}], "resourceScopes": []},
+            True,
+        ),
+        (shapes.OrganizationRole, {"id": "r", "name": "n", "scopes": [{"id": "s"}], "resourceScopes": []}, False),
+        (shapes.OrganizationRole, {"id": "r", "name": "n", "scopes": {}, "resourceScopes": []}, False),
+        (list[shapes.Member], [], True),
+        (
+            list[shapes.Member],
+            [{"id": "u", "organizationRoles": [{"id": "r"}]}, {"id": "v", "organizationRoles": []}],
+            True,
+        ),
+        (list[shapes.Member], [{"id": "u", "organizationRoles": [None]}], False),
+        (list[shapes.Member], {"id": "u", "organizationRoles": []}, False),
+        (shapes.Member, [{"id": "u", "organizationRoles": []}], False),
+    ],
+)
+def test_an_answer_conforms_to_its_shape_field_by_field(shape, body, conforms):
+    if conforms:
+        assert shapes.check(shape, body) is body  # unchanged: the caller reads Logto's own answer
+    else:
+        with pytest.raises(shapes.Malformed):
+            shapes.check(shape, body)

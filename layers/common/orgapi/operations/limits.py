@@ -27,9 +27,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, RateLimited, ServiceUnavailable
 from orgapi.base.observability import logger, metrics
@@ -135,14 +136,13 @@ class Place:
 class RateWindows:
     """Places taken within a sliding 24-hour window, one item per scope in the stack's DynamoDB table."""
 
-    def __init__(self, table_name: str, clock=time.time):
+    def __init__(self, table_name: str, clock=time.time, clients: AwsClients | None = None):
         self._table_name, self._clock = table_name, clock
+        self._clients = clients or AwsClients()
 
-    @cached_property
+    @property
     def _client(self) -> Any:
-        import boto3  # only the functions with a rate limit pay for boto3
-
-        return boto3.client("dynamodb")
+        return self._clients.get("dynamodb")
 
     def take(self, item_id: str, limit: int) -> Place | int:
         """A place, or the seconds until one frees up."""

@@ -10,6 +10,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.base.config import Settings, load_settings
 from orgapi.base.errors import ConfigError
 from orgapi.base.observability import logger, metrics
@@ -69,12 +70,13 @@ def services() -> Services:
             credentials(False)
     roles = RoleDirectory(logto, settings.api_resource, settings.role_cache_seconds)
     access = AccessResolver(logto, roles, settings.api_resource, LiveMode(settings.live_permissions))
-    leases = LeaseStore(settings.state_table) if settings.state_table else None
-    cleanups = CleanupStore(settings.cleanup_table) if settings.cleanup_table else None
+    aws = AwsClients()  # one DynamoDB client for the lease, the limits, the clean-ups and the audit trail
+    leases = LeaseStore(settings.state_table, clients=aws) if settings.state_table else None
+    cleanups = CleanupStore(settings.cleanup_table, clients=aws) if settings.cleanup_table else None
     audit = (
-        AuditTrail(settings.audit_table, settings.event_bus or "default", settings.audit_retention_days)
+        AuditTrail(settings.audit_table, settings.event_bus or "default", settings.audit_retention_days, clients=aws)
         if settings.audit_table
         else None
     )
-    windows = RateWindows(settings.state_table) if settings.state_table else None
+    windows = RateWindows(settings.state_table, clients=aws) if settings.state_table else None
     return Services(settings, logto, roles, tokens, access, leases, cleanups, audit, windows)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.base.errors import BadRequest
 from orgapi.base.observability import logger, metrics
 
@@ -55,14 +56,6 @@ PUBLISH_GRACE_SECONDS = 30
 _SORT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#[0-9a-f-]{36}$")
 
 
-def _client(service: str) -> Any:
-    import boto3  # imported on first use: read-only functions never pay for it
-    from botocore.config import Config
-
-    # Short timeouts: the entry is written before the answer, inside the Lambda's time.
-    return boto3.client(service, config=Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard"}))
-
-
 def actor_of(caller: Caller) -> dict[str, str | None]:
     return {
         "userId": caller.subject if caller.is_user else None,
@@ -90,24 +83,19 @@ class AuditTrail:
         bus: str,
         retention_days: int,
         clock: Callable[[], float] = time.time,
-        dynamodb: Any = None,
-        events: Any = None,
+        clients: AwsClients | None = None,
     ):
         self.table, self.bus, self.retention_days, self._clock = table, bus, retention_days, clock
-        self._dynamodb, self._events = dynamodb, events
+        self._clients = clients or AwsClients()
         self._recorded: list[dict[str, Any]] = []  # this invocation's entries, published after the answer is built
 
     @property
     def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = _client("dynamodb")
-        return self._dynamodb
+        return self._clients.get("dynamodb")
 
     @property
     def events(self) -> Any:
-        if self._events is None:
-            self._events = _client("events")
-        return self._events
+        return self._clients.get("events")
 
     # -- writing ----------------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, ServiceUnavailable
 from orgapi.base.observability import logger, metrics
@@ -73,19 +74,16 @@ class RunResult:
 
 
 class CleanupStore:
-    def __init__(self, table_name: str, clock: Callable[[], float] = time.time, client: Any = None):
-        self.table, self._clock, self._client = table_name, clock, client
+    def __init__(self, table_name: str, clock: Callable[[], float] = time.time, clients: AwsClients | None = None):
+        self.table, self._clock = table_name, clock
+        self._clients = clients or AwsClients()
 
     def now(self) -> float:
         return self._clock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3  # imported on first use: only the functions that record clean-ups pay for it
-
-            self._client = boto3.client("dynamodb")
-        return self._client
+        return self._clients.get("dynamodb")
 
     def begin(self, kind: str, key: str, data: dict[str, Any], hold_seconds: float) -> Cleanup | None:
         """Write the item before a forward step (nobody runs it for `hold_seconds`). When an earlier attempt left

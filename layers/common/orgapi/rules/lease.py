@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
+from orgapi.base.aws_clients import AwsClients
 from orgapi.base.deadline import Deadline
 from orgapi.base.errors import Conflict, ServiceUnavailable
 from orgapi.base.observability import logger
@@ -60,14 +60,13 @@ def _key(organization_id: str) -> dict[str, Any]:
 
 
 class LeaseStore:
-    def __init__(self, table_name: str, clock=time.time, sleep=time.sleep):
+    def __init__(self, table_name: str, clock=time.time, sleep=time.sleep, clients: AwsClients | None = None):
         self._table_name, self._clock, self._sleep = table_name, clock, sleep
+        self._clients = clients or AwsClients()
 
-    @cached_property
+    @property
     def _client(self) -> Any:
-        import boto3  # only the functions that guard membership changes pay for boto3
-
-        return boto3.client("dynamodb")
+        return self._clients.get("dynamodb")
 
     @contextmanager
     def hold(self, organization_id: str, deadline: Deadline) -> Iterator[Lease]:
