@@ -88,3 +88,16 @@ def test_unknown_kinds_are_kept_for_a_human(store):
     store.begin("mystery", "m1", {}, hold_seconds=0)
     result = run_pending(store, {}, Deadline.after(30))
     assert (result.done, result.pending) == (0, 1)
+
+
+def test_a_resent_begin_is_no_earlier_attempt(store):
+    """botocore sends a write again when its answer is lost: the resend's old item is this call's own, not an
+    earlier attempt's (which would send creation down its resume path); a real earlier attempt still is one."""
+    from tests.support.resending import ResendingClient
+
+    store, clock = store
+    resending = CleanupStore("cleanups", clock=clock, clients=AwsClients(dynamodb=ResendingClient(store.client)))
+    assert resending.begin("create", "c1", {"name": "x"}, hold_seconds=15) is None
+    clock.now += 60  # the same key again, a minute later: an earlier attempt left its item
+    earlier = resending.begin("create", "c1", {"name": "y"}, hold_seconds=15)
+    assert earlier is not None and earlier.data == {"name": "x"}

@@ -71,3 +71,21 @@ def test_a_crashed_holder_s_lease_ends_by_itself_and_is_not_released_by_it_later
         stale.release()  # not its lease any more
         item = boto3.client("dynamodb").get_item(TableName=table, Key={"id": {"S": "lease#organization#org1"}})
         assert item["Item"]["owner"]["S"] != stale.owner
+
+
+def test_a_resent_put_of_our_own_lease_is_ours_not_someone_elses(table):
+    """botocore sends a write again when its answer is lost (read timeout): the resend finds the lease this request
+    has just taken. It is ours: no waiting for ourselves until a 409 while our own lease locks the organization."""
+    import boto3
+
+    from orgapi.base.aws_clients import AwsClients
+    from tests.support.resending import ResendingClient
+
+    client = ResendingClient(boto3.client("dynamodb"))
+    leases = LeaseStore(table, clients=AwsClients(dynamodb=client))
+    lease = leases.acquire("org1", Deadline.after(3))
+    assert client.sent == ["put_item", "put_item"]  # one attempt, not a busy loop
+    assert lease.quiet_since == float("inf")  # what the first put replaced is unknown: the count is read again
+    lease.release()
+    with leases.hold("org1", Deadline.after(1)):  # released: the organization is free at once
+        pass

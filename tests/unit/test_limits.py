@@ -371,6 +371,24 @@ def test_a_place_frees_up_24_hours_after_it_was_taken_and_retry_after_says_when(
     assert item["n"]["N"] == "2" and len([a for a in item if a.startswith("p_")]) == 2  # the expired one is gone
 
 
+def test_a_resent_take_counts_one_place(atomic_moto):
+    """botocore sends a write again when its answer is lost: the resend must not take a second place (a count with
+    no place behind it never leaves the 24-hour window, so the limit would shrink for good)."""
+    from orgapi.base.aws_clients import AwsClients
+    from orgapi.operations.limits import Place, RateWindows
+    from tests.support.resending import ResendingClient
+
+    table = boto3.client("dynamodb")
+    window = RateWindows("idem", clients=AwsClients(dynamodb=ResendingClient(table)))
+    place = window.take("k", 3)
+    assert isinstance(place, Place)
+    item = table.get_item(TableName="idem", Key={"id": {"S": "k"}})["Item"]
+    assert item["n"]["N"] == "1" and [a for a in item if a.startswith("p_")] == [place.token]
+    window.give_back(place)
+    assert table.get_item(TableName="idem", Key={"id": {"S": "k"}})["Item"]["n"]["N"] == "0"
+    assert all(isinstance(window.take("k", 3), Place) for _ in range(3))
+
+
 def test_a_place_is_given_back_once(windows):
     window, _ = windows
     place = window.take("k", 1)

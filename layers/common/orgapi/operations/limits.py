@@ -162,10 +162,13 @@ class RateWindows:
                 ":expiration": {"N": str(int(now) + WINDOW_SECONDS + 60)},  # DynamoDB TTL: the item outlives its places
             }
             update = "SET #mine = :now, expiration = :expiration ADD n :delta"
-            condition = "n < :bound" if dropped else "attribute_not_exists(n) OR n < :bound"
+            condition = "n < :bound" if dropped else "(attribute_not_exists(n) OR n < :bound)"
             if dropped:
                 update += " REMOVE " + ", ".join(f"#d{i}" for i in range(len(dropped)))
                 condition += "".join(f" AND attribute_exists(#d{i})" for i in range(len(dropped)))
+            # Never twice: botocore sends a write again when its answer was lost, and a second count with no second
+            # place behind it would never leave the window.
+            condition = f"attribute_not_exists(#mine) AND {condition}"
             try:
                 self._client.update_item(
                     TableName=self._table_name,
@@ -181,6 +184,8 @@ class RateWindows:
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
                 item = exc.response.get("Item") or {}
+                if token in item:  # the resend of a take that landed: the place is ours
+                    return Place(item_id, token)
                 taken = {k: int(v.get("N", "0")) for k, v in item.items() if k.startswith(PLACE_PREFIX)}
             cutoff = int((now - WINDOW_SECONDS) * 1000)
             dropped = sorted((k for k, t in taken.items() if t <= cutoff), key=lambda k: taken[k])[:MAX_DROPPED]

@@ -8,13 +8,15 @@ complete or undone. The scheduled clean-up function (and `make local`'s timer) r
 handler that reads Logto, finishes or undoes, and says whether the item is done.
 
 Items: `id` = "<kind>#<key>", `kind`, `data` (JSON), `created_at`, `not_before` (epoch seconds; nobody touches the
-item earlier: the request that wrote it may still be working), `attempts`, `lease_until` (a run holding it).
+item earlier: the request that wrote it may still be working), `attempts`, `lease_until` (a run holding it), `attempt`
+(the last `begin`'s own mark: a resend of it is told from an earlier attempt).
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,14 +93,14 @@ class CleanupStore:
         CleanupBusy when a clean-up run holds the item right now."""
         from botocore.exceptions import ClientError
 
-        now = self._clock()
+        now, attempt = self._clock(), uuid.uuid4().hex
         try:
             response = self.client.update_item(
                 TableName=self.table,
                 Key={"id": {"S": f"{kind}#{key}"}},
                 UpdateExpression=(
                     "SET kind = :kind, #data = if_not_exists(#data, :data), created_at = if_not_exists(created_at, :now),"
-                    " not_before = :not_before, attempts = if_not_exists(attempts, :zero)"
+                    " not_before = :not_before, attempts = if_not_exists(attempts, :zero), attempt = :attempt"
                 ),
                 ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
                 ExpressionAttributeNames={"#data": "data"},
@@ -108,6 +110,7 @@ class CleanupStore:
                     ":now": {"N": repr(now)},
                     ":not_before": {"N": repr(now + hold_seconds)},
                     ":zero": {"N": "0"},
+                    ":attempt": {"S": attempt},
                 },
                 ReturnValues="ALL_OLD",
             )
@@ -120,7 +123,13 @@ class CleanupStore:
             logger.error("cleanup_store_failed", extra={"error": type(exc).__name__})
             raise CleanupStoreUnavailable(retry_after=2) from None
         old = response.get("Attributes")
-        return _item(old) if old else None
+        if not old:
+            return None
+        if old.get("attempt", {}).get("S") == attempt and old.get("created_at", {}).get("N") == repr(now):
+            # This call's own item, created by its first send: this is a resend after a lost answer (botocore retries
+            # a read timeout), not an earlier attempt. (Had an earlier attempt's item been there, its created_at stays.)
+            return None
+        return _item(old)
 
     def update(self, cleanup_id: str, data: dict[str, Any], not_before: float | None = None) -> None:
         values: dict[str, Any] = {":data": {"S": json.dumps(data, separators=(",", ":"))}}

@@ -11,6 +11,7 @@ says when (`released`), rather than deleting it: a request that read a count bes
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import uuid
@@ -81,6 +82,10 @@ class LeaseStore:
         `on_busy` is called once, before the first wait."""
         owner = uuid.uuid4().hex
         previous = self._acquire(_key(organization_id), owner, deadline, on_busy)
+        if previous.get("owner", {}).get("S") == owner:
+            # Our own put, sent again after its answer was lost (botocore retries a read timeout): what the first one
+            # replaced is unknown, so nothing is assumed quiet and the holder reads its count again.
+            return Lease(self, organization_id, owner, quiet_since=math.inf)
         released = previous.get("released") or previous.get("until") or {"N": "0"}
         return Lease(self, organization_id, owner, quiet_since=float(released["N"]))
 
@@ -103,9 +108,10 @@ class LeaseStore:
                         "until": {"N": f"{until:.3f}"},
                         "expiration": {"N": str(int(until) + 60)},
                     },
-                    ConditionExpression="attribute_not_exists(id) OR #until < :now",
-                    ExpressionAttributeNames={"#until": "until"},
-                    ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
+                    # ... or ours already: the resend of a put whose answer was lost must not wait for itself
+                    ConditionExpression="attribute_not_exists(id) OR #until < :now OR #owner = :owner",
+                    ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
+                    ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":owner": {"S": owner}},
                     ReturnValues="ALL_OLD",
                 )
                 return dict(answer.get("Attributes") or {})
