@@ -429,3 +429,29 @@ def test_the_lease_limits_clean_ups_and_audit_trail_share_one_dynamodb_client(ha
     assert made == ["dynamodb"] and len({id(client) for client in seen}) == 1
     assert call(handlers, "add_members", body={"userIds": ["carol"]}, authorizer=org_context(scopes=ADMIN))[0] == 201
     assert made == ["dynamodb", "events"]
+
+
+@pytest.mark.parametrize(("in_lambda", "made"), [(True, ["dynamodb", "events"]), (False, [])])
+def test_in_lambda_the_aws_clients_are_made_during_init(handlers, aws, monkeypatch, in_lambda, made):
+    """The first DynamoDB client costs ≈ 100 ms (boto3's session, endpoint rules, the service model): in Lambda it is
+    made while the function initializes, as the M2M secret is read, not by the first write request."""
+    import boto3
+
+    from orgapi.operations.services import services
+
+    making = []
+    real_client = boto3.client
+
+    def counting(service, *args, **kwargs):
+        making.append(service)
+        return real_client(service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting)
+    if in_lambda:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "add_members")
+    services.cache_clear()
+    shared = services()
+    assert making == made
+    assert call(handlers, "add_members", body={"userIds": ["carol"]}, authorizer=org_context(scopes=ADMIN))[0] == 201
+    assert sorted(making) == ["dynamodb", "events"]  # made once either way
+    assert shared is services()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from orgapi.base.observability import logger
+
 # Short timeouts: every call is made inside a request, within the Lambda's time (10 s), as the audit writes always were.
 _TIMEOUTS = {"connect_timeout": 2, "read_timeout": 3, "retries": {"mode": "standard"}}
 _DEFAULT_SESSION = threading.Lock()  # held while boto3's default session makes a client
@@ -32,6 +34,14 @@ class AwsClients:
                 if client is None:
                     client = self._clients[service] = self._make(service)
         return client
+
+    def prepare(self, *services: str) -> None:
+        """Make these clients now (a function's init). A failure is logged, not raised: the first use tries again."""
+        for service in services:
+            try:
+                self.get(service)
+            except Exception as exc:  # e.g. no region configured: the request that needs it answers 503 then
+                logger.warning("aws_client_not_made", extra={"service": service, "error": type(exc).__name__})
 
     def _make(self, service: str) -> Any:
         import boto3
