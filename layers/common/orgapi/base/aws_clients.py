@@ -1,11 +1,11 @@
-"""The boto3 clients one execution environment uses: made on first use, one per service, shared by every store.
+"""The boto3 clients one execution environment uses: one per service, shared by every store.
 
-Why shared: making a client costs tens of milliseconds (its service model, its endpoint rules), paid by the request
-that needs it first; a write function used to make up to four DynamoDB clients (lease, rate limits, clean-ups, audit).
-Why a lock: those first uses run side by side (orgapi.base.side_by_side), and boto3's default session is not safe to
-make clients from in several threads at once. (The default session, not one of our own: a new session loads again what
-the default one has loaded for the Secrets Manager client, ≈ 80 ms instead of ≈ 10 ms per client.)
-Read-only functions never import boto3: it is imported on first use.
+Why shared: making a client costs time (the first one ≈ 100 ms: boto3's session, endpoint rules, the service model;
+each further one ≈ 10 ms), and a write function used to make up to four DynamoDB clients (lease, rate limits,
+clean-ups, audit) on its first request. In Lambda they are made during init (orgapi.operations.services); elsewhere on
+first use, so read-only functions never make one.
+Why a lock: first uses can run side by side (orgapi.base.side_by_side), and boto3's default session is not safe to make
+clients from in several threads at once.
 """
 
 from __future__ import annotations
