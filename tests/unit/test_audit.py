@@ -395,16 +395,12 @@ def test_audit_read_is_renamed_by_permission_overrides_like_every_default():
         assert evaluate(document, arn) == decision, scopes
 
 
-def test_the_lease_limits_clean_ups_and_audit_trail_share_one_dynamodb_client(handlers, aws, monkeypatch):
-    """Each boto3 client costs ≈ 10 ms to make (more for the first): a write function made up to four DynamoDB clients
-    on its first request (orgapi.base.aws_clients). Made side by side, as reads ahead do, it is still one."""
-    import threading
-
+@pytest.fixture
+def clients_made(monkeypatch):
+    """The services of every boto3 client made from here on, in order."""
     import boto3
 
-    from orgapi.operations.services import services
-
-    made = []
+    made: list[str] = []
     real_client = boto3.client
 
     def counting(service, *args, **kwargs):
@@ -412,6 +408,17 @@ def test_the_lease_limits_clean_ups_and_audit_trail_share_one_dynamodb_client(ha
         return real_client(service, *args, **kwargs)
 
     monkeypatch.setattr(boto3, "client", counting)
+    return made
+
+
+def test_the_lease_limits_clean_ups_and_audit_trail_share_one_dynamodb_client(handlers, aws, clients_made):
+    """Each boto3 client costs ≈ 10 ms to make (more for the first): a write function made up to four DynamoDB clients
+    on its first request (orgapi.base.aws_clients). Made side by side, as reads ahead do, it is still one."""
+    import threading
+
+    from orgapi.operations.services import services
+
+    made = clients_made
     handlers("add_members")
     shared = services()
     stores = [
@@ -432,21 +439,12 @@ def test_the_lease_limits_clean_ups_and_audit_trail_share_one_dynamodb_client(ha
 
 
 @pytest.mark.parametrize(("in_lambda", "made"), [(True, ["dynamodb", "events"]), (False, [])])
-def test_in_lambda_the_aws_clients_are_made_during_init(handlers, aws, monkeypatch, in_lambda, made):
+def test_in_lambda_the_aws_clients_are_made_during_init(handlers, aws, monkeypatch, clients_made, in_lambda, made):
     """The first DynamoDB client costs ≈ 100 ms (boto3's session, endpoint rules, the service model): in Lambda it is
     made while the function initializes, as the M2M secret is read, not by the first write request."""
-    import boto3
-
     from orgapi.operations.services import services
 
-    making = []
-    real_client = boto3.client
-
-    def counting(service, *args, **kwargs):
-        making.append(service)
-        return real_client(service, *args, **kwargs)
-
-    monkeypatch.setattr(boto3, "client", counting)
+    making = clients_made
     if in_lambda:
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "add_members")
     services.cache_clear()

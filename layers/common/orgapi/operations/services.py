@@ -82,6 +82,5 @@ def services() -> Services:
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         # Made during init, as the secret is read: the first DynamoDB client costs ≈ 100 ms (boto3's session, its
         # endpoint rules, the service model), which the first write request would otherwise wait for.
-        needed = ("dynamodb",) if settings.state_table or settings.cleanup_table or audit else ()
-        aws.prepare(*needed, *(("events",) if audit else ()))
+        aws.prepare(*(["dynamodb"] if leases or cleanups or audit or windows else []), *(["events"] if audit else []))
     return Services(settings, logto, roles, tokens, access, leases, cleanups, audit, windows)
